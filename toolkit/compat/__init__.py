@@ -1,0 +1,1 @@
+"""The runtime compatibility suite (a pytest plugin) and its clients."""

@@ -1,0 +1,1 @@
+"""The results document and the templates that render it."""

@@ -1,0 +1,1 @@
+"""Static schema analysis: compile, descriptor pools, buf, descriptor diff, wire replay."""

@@ -1,0 +1,1 @@
+"""The reference memory-space registry server."""

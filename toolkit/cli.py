@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from toolkit import __version__
 from toolkit.errors import ToolkitError
 
-COMMAND_MODULES = ("toolkit.schema.commands",)
+COMMAND_MODULES = (
+    "toolkit.schema.commands",
+    "toolkit.server.commands",
+    "toolkit.compat.commands",
+    "toolkit.report.commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

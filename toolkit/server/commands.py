@@ -1,9 +1,101 @@
-"""Subcommands of the server stage."""
+"""Subcommands of the server stage: `serve` and `space create|get|list|delete`."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
+from pathlib import Path
 from typing import Any
+
+from toolkit.errors import EXIT_OK
+
+DATA_DIR_ENV = "ENGRAM_DATA_DIR"
+DEFAULT_DATA_DIR = ".engram-data"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
 
 
 def register(subparsers: Any) -> None:
     """Add this stage's subcommands to `engram-compat`."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the reference memory-space registry server",
+        description="Run the reference Engram server. Prints `listening on HOST:PORT` once "
+        "ready; logs go to stderr; SIGTERM or SIGINT stop it gracefully.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=50051, help="port; 0 picks a free one")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"where spaces persist (default ${DATA_DIR_ENV}, else ./{DEFAULT_DATA_DIR})",
+    )
+    serve.add_argument("--default-space", default="default", help="space of legacy requests")
+    serve.add_argument("--log-format", choices=("json", "text"), default="json")
+    serve.add_argument(
+        "--schema",
+        choices=("current", "legacy"),
+        default="current",
+        help="`legacy` serves the released 1.0.0 schema as the pre-migration server did",
+    )
+    serve.add_argument(
+        "--subscriber-buffer",
+        type=int,
+        default=1024,
+        help="events a stream subscriber may fall behind before it is ended",
+    )
+    serve.set_defaults(func=run_serve)
+
+    space = subparsers.add_parser(
+        "space",
+        help="create, get, list or delete memory spaces on a running server",
+        description="Manage the memory spaces of a running server (MemorySpaceService). "
+        "Exit 1 when the server refuses, 2 when it cannot be reached.",
+    )
+    actions = space.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (
+        ("create", "create a space (idempotent) and print its provisioned path"),
+        ("get", "describe one space"),
+        ("list", "list every space"),
+        ("delete", "close a space's store and remove its data"),
+    ):
+        parser = actions.add_parser(action, help=text, description=text)
+        if action != "list":
+            parser.add_argument("space_id", metavar="ID")
+        parser.add_argument("--target", default="127.0.0.1:50051", help="server HOST:PORT")
+        parser.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
+        parser.set_defaults(func=run_space)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from toolkit.server.app import ServerConfig, serve_until_signalled
+    from toolkit.server.logs import configure_logging
+    from toolkit.server.space_id import MemorySpaceId
+
+    configure_logging(args.log_format, verbose=args.verbose)
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir or default_data_dir(),
+        default_space=MemorySpaceId(args.default_space),
+        schema=args.schema,
+        subscriber_buffer=args.subscriber_buffer,
+        log_format=args.log_format,
+    )
+
+    def announce(line: str) -> None:
+        print(line, flush=True)
+
+    asyncio.run(serve_until_signalled(config, announce=announce))
+    return EXIT_OK
+
+
+def run_space(args: argparse.Namespace) -> int:
+    from toolkit.server.space_client import run_space_command
+
+    space_id: str | None = getattr(args, "space_id", None)
+    return run_space_command(args.action, space_id, args.target, args.timeout)

@@ -1,0 +1,312 @@
+"""`EngramService`: the eight RPCs, each acting on the one space its call resolved to.
+
+Served through generic handlers built from a `Schema`'s own message classes, so the same
+code runs over the current schema, the legacy baseline or a deliberately broken schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeAlias
+
+import grpc
+import grpc.aio
+from grpc_status import rpc_status
+
+from toolkit.schema.pool import Schema
+from toolkit.server.hub import EndReason, EventHub, EventKind, SpaceEvent
+from toolkit.server.messages import Messages, Undecodable, decoder, set_if_present
+from toolkit.server.resolve import Resolution, SpaceResolver
+from toolkit.server.status import RpcFailure, failure, invalid_argument
+from toolkit.server.store import StoreClosed, StoredMemory
+
+log = logging.getLogger(__name__)
+
+SERVICE = "engram.v1.EngramService"
+DEFAULT_MAX_RESULTS = 100
+
+# grpc.aio.ServicerContext; grpc ships no type information.
+Context: TypeAlias = Any
+
+
+async def abort(context: Context, error: RpcFailure) -> None:
+    await context.abort_with_status(rpc_status.to_status(error.status))
+
+
+def decoded(request: Any) -> Any:
+    if isinstance(request, Undecodable):
+        raise invalid_argument(request.error, "request")
+    return request
+
+
+class EngramServicer:
+    """The Engram RPCs over a registry, a resolver and an event hub."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        resolver: SpaceResolver,
+        hub: EventHub,
+        *,
+        server_version: str,
+        schema_version: str,
+    ) -> None:
+        self.schema = schema
+        self.messages = Messages(schema)
+        self.resolver = resolver
+        self.hub = hub
+        self.server_version = server_version
+        self.schema_version = schema_version
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def generic_handler(self) -> grpc.GenericRpcHandler:
+        methods = {m.name: m for m in self.schema.methods() if m.service == SERVICE}
+        unary: dict[str, Callable[[Any, Resolution], Awaitable[Any]]] = {
+            "Remember": self.remember,
+            "Recall": self.recall,
+            "Forget": self.forget,
+            "Experience": self.experience,
+            "Introspect": self.introspect,
+        }
+        handlers: dict[str, grpc.RpcMethodHandler] = {}
+        for name, method in methods.items():
+            options = {
+                "request_deserializer": decoder(method.request),
+                "response_serializer": method.response.SerializeToString,
+            }
+            if name in unary:
+                handlers[name] = grpc.unary_unary_rpc_method_handler(
+                    self._unary(name, unary[name]), **options
+                )
+            elif name == "Stream":
+                handlers[name] = grpc.unary_stream_rpc_method_handler(self.stream, **options)
+            elif name == "StreamingRemember":
+                handlers[name] = grpc.stream_unary_rpc_method_handler(
+                    self.streaming_remember, **options
+                )
+            elif name == "MemoryFlow":
+                handlers[name] = grpc.stream_stream_rpc_method_handler(self.memory_flow, **options)
+        return grpc.method_handlers_generic_handler(SERVICE, handlers)
+
+    async def _open(
+        self, rpc: str, request: Any, context: Context, *, field: str | None = None
+    ) -> Resolution:
+        """Resolve the call's space and send the initial metadata that names it."""
+        resolution = self.resolver.resolve(
+            rpc, request, context.invocation_metadata() or (), context.peer(), field=field
+        )
+        await context.send_initial_metadata(resolution.response_metadata)
+        return resolution
+
+    def _unary(
+        self, rpc: str, body: Callable[[Any, Resolution], Awaitable[Any]]
+    ) -> Callable[[Any, Context], Awaitable[Any]]:
+        async def handle(request: Any, context: Context) -> Any:
+            try:
+                resolution = await self._open(rpc, decoded(request), context)
+                return await body(request, resolution)
+            except StoreClosed:
+                await abort(context, self._deleted(rpc))
+            except RpcFailure as error:
+                await abort(context, error)
+
+        return handle
+
+    def _deleted(self, rpc: str) -> RpcFailure:
+        return failure(
+            grpc.StatusCode.NOT_FOUND, f"{rpc}: the memory space was deleted during the call"
+        )
+
+    def _bound(self, rpc: str, resolution: Resolution, field: str) -> None:
+        """Every message of a streaming call acts on the space its first message chose."""
+        if field and field != resolution.space:
+            raise invalid_argument(
+                f"{rpc} is bound to memory space '{resolution.space}' by its first message;"
+                " a later message names a different space",
+                "memory_space_id",
+            )
+
+    async def _publish(self, resolution: Resolution, kind: EventKind, memory: StoredMemory) -> None:
+        await self.hub.publish(SpaceEvent(resolution.space, kind, memory, time.time_ns()))
+
+    # --- unary RPCs ------------------------------------------------------------------------
+
+    async def remember(self, request: Any, resolution: Resolution) -> Any:
+        store = resolution.handle.store
+        kind = request.WhichOneof("memory_type")
+        if kind == "memory":
+            memory = store.remember(self.messages.stored_memory(request.memory))
+            await self._publish(resolution, EventKind.REMEMBERED, memory)
+            return self.messages.new(
+                "RememberResponse", memory_id=memory.id, confidence=memory.confidence
+            )
+        if kind == "episode":
+            episode = store.experience(self.messages.stored_episode(request.episode))
+            await self._publish(
+                resolution, EventKind.EXPERIENCED, self.messages.episode_as_memory(episode)
+            )
+            return self.messages.new("RememberResponse", memory_id=episode.id, confidence=1.0)
+        raise invalid_argument("RememberRequest needs a memory or an episode", "memory_type")
+
+    async def recall(self, request: Any, resolution: Resolution) -> Any:
+        limit = request.max_results if request.max_results > 0 else DEFAULT_MAX_RESULTS
+        cue = request.cue
+        kind = cue.WhichOneof("cue_type")
+        found, total = resolution.handle.store.find(
+            memory_id=cue.id if kind == "id" else None,
+            content_contains=cue.content_contains if kind == "content_contains" else None,
+            min_confidence=cue.threshold,
+            limit=limit,
+        )
+        return self.messages.new(
+            "RecallResponse",
+            memories=[self.messages.memory(m) for m in found],
+            total_matched=total,
+        )
+
+    async def forget(self, request: Any, resolution: Resolution) -> Any:
+        store = resolution.handle.store
+        target = request.WhichOneof("target")
+        if target == "memory_id":
+            ids = [request.memory_id]
+        elif target == "pattern":
+            kind = request.pattern.WhichOneof("cue_type")
+            matched, _ = store.find(
+                memory_id=request.pattern.id if kind == "id" else None,
+                content_contains=(
+                    request.pattern.content_contains if kind == "content_contains" else None
+                ),
+                min_confidence=request.pattern.threshold,
+            )
+            ids = [m.id for m in matched]
+        else:
+            raise invalid_argument("ForgetRequest needs a memory_id or a pattern", "target")
+        affected = store.forget(ids, soft=request.soft_delete)
+        for memory in affected:
+            await self._publish(resolution, EventKind.FORGOTTEN, memory)
+        return self.messages.new("ForgetResponse", memories_affected=len(affected))
+
+    async def experience(self, request: Any, resolution: Resolution) -> Any:
+        if not request.HasField("episode"):
+            raise invalid_argument("ExperienceRequest needs an episode", "episode")
+        episode = resolution.handle.store.experience(self.messages.stored_episode(request.episode))
+        await self._publish(
+            resolution, EventKind.EXPERIENCED, self.messages.episode_as_memory(episode)
+        )
+        return self.messages.new("ExperienceResponse", episode_id=episode.id)
+
+    async def introspect(self, request: Any, resolution: Resolution) -> Any:
+        response = self.messages.new(
+            "IntrospectResponse",
+            server_version=self.server_version,
+            schema_version=self.schema_version,
+            memory_count=resolution.handle.store.count(),
+        )
+        set_if_present(response, "default_memory_space_id", str(self.resolver.default_space))
+        set_if_present(response, "resolved_memory_space_id", str(resolution.space))
+        return response
+
+    # --- streaming RPCs --------------------------------------------------------------------
+
+    async def stream(self, request: Any, context: Context) -> AsyncIterator[Any]:
+        """Events of the call's space. Initial metadata is sent once the subscription is
+        registered, so a client that has seen the headers will see every later event."""
+        try:
+            resolution = self.resolver.resolve(
+                "Stream", decoded(request), context.invocation_metadata() or (), context.peer()
+            )
+        except RpcFailure as error:
+            await abort(context, error)
+            return
+        subscription = self.hub.subscribe(resolution.space, request.event_types)
+        try:
+            await context.send_initial_metadata(resolution.response_metadata)
+            sequence = 0
+            while (event := await subscription.next()) is not None:
+                sequence += 1
+                response = self.messages.new(
+                    "StreamResponse",
+                    event_type=int(event.kind),
+                    memory=self.messages.memory(event.memory),
+                    sequence=sequence,
+                )
+                response.timestamp.FromNanoseconds(event.timestamp_ns)
+                yield response
+        finally:
+            self.hub.unsubscribe(subscription)
+        if subscription.end_reason is EndReason.OVERFLOW:
+            await abort(
+                context,
+                failure(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"subscriber fell behind: more than {subscription.buffer} events were "
+                    "waiting to be sent; the stream was ended, resubscribe to continue",
+                ),
+            )
+
+    async def streaming_remember(self, requests: AsyncIterator[Any], context: Context) -> Any:
+        rpc = "StreamingRemember"
+        resolution: Resolution | None = None
+        ids: list[str] = []
+        try:
+            async for request in requests:
+                decoded(request)
+                if resolution is None:
+                    resolution = await self._open(rpc, request, context)
+                else:
+                    self._bound(rpc, resolution, self.resolver.requested_by_field(request))
+                memory = resolution.handle.store.remember(
+                    self.messages.stored_memory(request.memory)
+                )
+                await self._publish(resolution, EventKind.REMEMBERED, memory)
+                ids.append(memory.id)
+            if resolution is None:
+                await self._open(rpc, None, context)
+        except StoreClosed:
+            await abort(context, self._deleted(rpc))
+        except RpcFailure as error:
+            await abort(context, error)
+        return self.messages.new("StreamingRememberResponse", memory_ids=ids, count=len(ids))
+
+    def _flow_field(self, request: Any) -> str:
+        """A MemoryFlow message names its space on itself or on its inner request."""
+        outer = self.resolver.requested_by_field(request)
+        kind = request.WhichOneof("request")
+        inner = self.resolver.requested_by_field(getattr(request, kind)) if kind else ""
+        if outer and inner and outer != inner:
+            raise invalid_argument(
+                f"MemoryFlowRequest.memory_space_id and its {kind} request name different spaces",
+                "memory_space_id",
+            )
+        return outer or inner
+
+    async def memory_flow(
+        self, requests: AsyncIterator[Any], context: Context
+    ) -> AsyncIterator[Any]:
+        rpc = "MemoryFlow"
+        resolution: Resolution | None = None
+        try:
+            async for request in requests:
+                decoded(request)
+                field = self._flow_field(request)
+                if resolution is None:
+                    resolution = await self._open(rpc, request, context, field=field)
+                else:
+                    self._bound(rpc, resolution, field)
+                kind = request.WhichOneof("request")
+                if kind == "remember":
+                    answer = await self.remember(request.remember, resolution)
+                elif kind == "recall":
+                    answer = await self.recall(request.recall, resolution)
+                else:
+                    raise invalid_argument("MemoryFlowRequest needs remember or recall", "request")
+                yield self.messages.new("MemoryFlowResponse", **{kind: answer})
+            if resolution is None:
+                await self._open(rpc, None, context)
+        except StoreClosed:
+            await abort(context, self._deleted(rpc))
+        except RpcFailure as error:
+            await abort(context, error)

@@ -1,0 +1,163 @@
+"""Which space a request acts on: field, then header, then the (deprecated) default.
+
+`SpaceResolver` is a seam: each step is a small method, so a test can subclass it to build a
+deliberately broken server (one that ignores the header, auto-creates unknown spaces, or
+sends no deprecation header) and show that the compatibility checks catch it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
+
+from toolkit.server.registry import MemorySpaceRegistry, SpaceHandle, SpaceNotFound
+from toolkit.server.space_id import InvalidSpaceId, MemorySpaceId
+from toolkit.server.status import RpcFailure, invalid_argument, invalid_space_id, space_not_found
+
+log = logging.getLogger(__name__)
+
+SPACE_FIELD = "memory_space_id"
+SPACE_HEADER = "x-engram-memory-space"
+DEPRECATION_HEADER = "x-engram-deprecation"
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The space a call acts on and the metadata to answer with."""
+
+    space: MemorySpaceId
+    handle: SpaceHandle
+    deprecated: bool
+    response_metadata: Metadata
+
+
+def field_value(request: Message | None) -> str:
+    """The request's `memory_space_id`, or "" when empty or the schema has no such field."""
+    if request is None or SPACE_FIELD not in request.DESCRIPTOR.fields_by_name:
+        return ""
+    value: str = getattr(request, SPACE_FIELD)
+    return value
+
+
+class SpaceResolver:
+    """Resolves a call's space per the server contract (DESIGN.md)."""
+
+    def __init__(self, registry: MemorySpaceRegistry, default_space: MemorySpaceId) -> None:
+        self.registry = registry
+        self.default_space = default_space
+
+    # --- the steps, each overridable -------------------------------------------------------
+
+    def requested_by_field(self, request: Message | None) -> str:
+        return field_value(request)
+
+    def requested_by_header(self, metadata: Sequence[tuple[str, Any]]) -> str:
+        for key, value in metadata:
+            if key == SPACE_HEADER:
+                return value.decode() if isinstance(value, bytes) else str(value)
+        return ""
+
+    def parse(self, raw: str, source: str) -> MemorySpaceId:
+        try:
+            return MemorySpaceId(raw)
+        except InvalidSpaceId as exc:
+            raise invalid_space_id(exc, source) from exc
+
+    def lookup(self, space: MemorySpaceId) -> SpaceHandle:
+        """The registered space; NOT_FOUND otherwise (never created as a side effect)."""
+        try:
+            return self.registry.get(space)
+        except SpaceNotFound as exc:
+            raise space_not_found(space, str(exc)) from exc
+
+    def deprecation_message(self, rpc: str) -> str:
+        return (
+            f"{rpc} without memory_space_id is deprecated: it was routed to the default space "
+            f"'{self.default_space}'; set the memory_space_id field (or the {SPACE_HEADER} "
+            "header) on every request"
+        )
+
+    def on_deprecated(self, rpc: str, peer: str) -> Metadata:
+        """Log the deprecated call and return the metadata that tells the client."""
+        message = self.deprecation_message(rpc)
+        log.warning(
+            message,
+            extra={
+                "event": "deprecated_request",
+                "rpc": rpc,
+                "peer": peer,
+                "default_space": str(self.default_space),
+            },
+        )
+        return ((DEPRECATION_HEADER, message),)
+
+    def announce(self, space: MemorySpaceId) -> Metadata:
+        return ((SPACE_HEADER, str(space)),)
+
+    # --- the whole resolution --------------------------------------------------------------
+
+    def resolve(
+        self,
+        rpc: str,
+        request: Message | None,
+        metadata: Sequence[tuple[str, Any]],
+        peer: str,
+        *,
+        field: str | None = None,
+    ) -> Resolution:
+        """Resolve the space of `request` (or of `field` when the caller already read it)."""
+        by_field = self.requested_by_field(request) if field is None else field
+        by_header = self.requested_by_header(metadata)
+        if by_field and by_header and by_field != by_header:
+            raise invalid_argument(
+                f"the {SPACE_FIELD} field and the {SPACE_HEADER} header name different spaces;"
+                " set only one of them, or both to the same id",
+                SPACE_FIELD,
+            )
+        extra: Metadata = ()
+        if by_field:
+            space = self.parse(by_field, SPACE_FIELD)
+        elif by_header:
+            space = self.parse(by_header, f"{SPACE_HEADER} header")
+        else:
+            space = self.default_space
+            extra = self.on_deprecated(rpc, peer)
+        handle = self.lookup(space)
+        deprecated = not (by_field or by_header)
+        return Resolution(space, handle, deprecated, self.announce(space) + extra)
+
+
+class LegacyResolver(SpaceResolver):
+    """The pre-migration server: one space, no field, no header, no deprecation."""
+
+    def requested_by_field(self, request: Message | None) -> str:
+        return ""
+
+    def requested_by_header(self, metadata: Sequence[tuple[str, Any]]) -> str:
+        return ""
+
+    def on_deprecated(self, rpc: str, peer: str) -> Metadata:
+        return ()
+
+    def announce(self, space: MemorySpaceId) -> Metadata:
+        return ()
+
+    def resolve(
+        self,
+        rpc: str,
+        request: Message | None,
+        metadata: Sequence[tuple[str, Any]],
+        peer: str,
+        *,
+        field: str | None = None,
+    ) -> Resolution:
+        return super().resolve(rpc, request, metadata, peer, field="")
+
+
+__all__ = ["DEPRECATION_HEADER", "SPACE_HEADER", "LegacyResolver", "RpcFailure", "SpaceResolver"]

@@ -1,0 +1,119 @@
+"""`MemorySpaceService`: create, get, list and delete spaces through the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from toolkit.schema.pool import Schema
+from toolkit.server.engram_service import Context, abort, decoded
+from toolkit.server.hub import EventHub
+from toolkit.server.messages import Messages, decoder
+from toolkit.server.registry import (
+    MemorySpaceRegistry,
+    SpaceHandle,
+    SpaceNotFound,
+    SpaceProtected,
+)
+from toolkit.server.space_id import InvalidSpaceId, MemorySpaceId
+from toolkit.server.status import RpcFailure, failure, invalid_space_id, space_not_found
+from toolkit.server.store import StoreClosed
+
+SERVICE = "engram.v1.MemorySpaceService"
+
+
+class MemorySpaceServicer:
+    def __init__(
+        self,
+        schema: Schema,
+        registry: MemorySpaceRegistry,
+        hub: EventHub,
+        default_space: MemorySpaceId,
+    ) -> None:
+        self.schema = schema
+        self.messages = Messages(schema)
+        self.registry = registry
+        self.hub = hub
+        self.default_space = default_space
+
+    def generic_handler(self) -> grpc.GenericRpcHandler:
+        bodies: dict[str, Callable[[Any], Awaitable[Any]]] = {
+            "CreateSpace": self.create_space,
+            "GetSpace": self.get_space,
+            "ListSpaces": self.list_spaces,
+            "DeleteSpace": self.delete_space,
+        }
+        handlers = {
+            method.name: grpc.unary_unary_rpc_method_handler(
+                self._unary(bodies[method.name]),
+                request_deserializer=decoder(method.request),
+                response_serializer=method.response.SerializeToString,
+            )
+            for method in self.schema.methods()
+            if method.service == SERVICE and method.name in bodies
+        }
+        return grpc.method_handlers_generic_handler(SERVICE, handlers)
+
+    def _unary(
+        self, body: Callable[[Any], Awaitable[Any]]
+    ) -> Callable[[Any, Context], Awaitable[Any]]:
+        async def handle(request: Any, context: Context) -> Any:
+            try:
+                return await body(decoded(request))
+            except RpcFailure as error:
+                await abort(context, error)
+            except (SpaceNotFound, StoreClosed):
+                await abort(context, self._not_found(request.memory_space_id))
+            except SpaceProtected as exc:
+                await abort(context, failure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)))
+
+        return handle
+
+    def _space_id(self, request: Any) -> MemorySpaceId:
+        try:
+            return MemorySpaceId(request.memory_space_id)
+        except InvalidSpaceId as exc:
+            raise invalid_space_id(exc, "memory_space_id") from exc
+
+    def _not_found(self, raw: str) -> RpcFailure:
+        space = MemorySpaceId(raw)
+        return space_not_found(space, str(SpaceNotFound(space)))
+
+    def _space(self, handle: SpaceHandle) -> Any:
+        message = self.messages.new(
+            "MemorySpace",
+            id=str(handle.id),
+            persistence_path=str(handle.path),
+            memory_count=handle.store.count(),
+        )
+        message.created_at.FromNanoseconds(handle.created_at_ns)
+        return message
+
+    async def create_space(self, request: Any) -> Any:
+        handle, created = self.registry.create_reporting(self._space_id(request))
+        return self.messages.new("CreateSpaceResponse", space=self._space(handle), created=created)
+
+    async def get_space(self, request: Any) -> Any:
+        handle = self.registry.get(self._space_id(request))
+        return self.messages.new("GetSpaceResponse", space=self._space(handle))
+
+    async def list_spaces(self, request: Any) -> Any:
+        spaces = []
+        for info in self.registry.list():
+            space = self.messages.new(
+                "MemorySpace",
+                id=str(info.id),
+                persistence_path=str(info.persistence_path),
+                memory_count=info.memory_count,
+            )
+            space.created_at.FromNanoseconds(info.created_at_ns)
+            spaces.append(space)
+        return self.messages.new("ListSpacesResponse", spaces=spaces)
+
+    async def delete_space(self, request: Any) -> Any:
+        space = self._space_id(request)
+        self.registry.delete(space, protected=self.default_space)
+        self.hub.close_space(space)
+        return self.messages.new("DeleteSpaceResponse", deleted=True)

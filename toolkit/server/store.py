@@ -1,0 +1,199 @@
+"""One space's memories and episodes in its own SQLite database (WAL)."""
+
+from __future__ import annotations
+
+import array
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.errors import ToolkitError
+
+DATABASE_NAME = "memories.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memories (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    content TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    embedding BLOB NOT NULL,
+    created_at_ns INTEGER NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS episodes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    what TEXT NOT NULL,
+    when_ns INTEGER NOT NULL,
+    place TEXT NOT NULL,
+    who TEXT NOT NULL
+);
+"""
+
+
+class StoreClosed(ToolkitError):
+    """The space's store was closed (the space was deleted or the server is stopping)."""
+
+
+@dataclass(frozen=True)
+class StoredMemory:
+    id: str
+    content: str
+    confidence: float
+    embedding: tuple[float, ...]
+    created_at_ns: int
+
+
+@dataclass(frozen=True)
+class StoredEpisode:
+    id: str
+    what: str
+    when_ns: int
+    where: str
+    who: tuple[str, ...]
+
+
+def _memory(row: sqlite3.Row) -> StoredMemory:
+    embedding = array.array("f")
+    embedding.frombytes(row["embedding"])
+    return StoredMemory(
+        id=row["id"],
+        content=row["content"],
+        confidence=row["confidence"],
+        embedding=tuple(embedding),
+        created_at_ns=row["created_at_ns"],
+    )
+
+
+class SpaceStore:
+    """A space's persistent data; every write is committed before the call returns.
+
+    WAL with synchronous=NORMAL: a committed write survives the process being killed.
+    One connection guarded by a lock, so the store can be used from any thread.
+    """
+
+    def __init__(self, database: Path, connection: sqlite3.Connection) -> None:
+        self.database = database
+        self._db: sqlite3.Connection | None = connection
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, directory: Path) -> SpaceStore:
+        directory.mkdir(parents=True, exist_ok=True)
+        database = directory / DATABASE_NAME
+        connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.executescript(_SCHEMA)
+        connection.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at_ns', ?)",
+            (str(time.time_ns()),),
+        )
+        return cls(database, connection)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db is None:
+                raise StoreClosed(f"the store at {self.database.parent} is closed")
+            yield self._db
+
+    @property
+    def closed(self) -> bool:
+        return self._db is None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def created_at_ns(self) -> int:
+        with self._connection() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'created_at_ns'").fetchone()
+        return int(row["value"])
+
+    def remember(self, memory: StoredMemory) -> StoredMemory:
+        blob = array.array("f", memory.embedding).tobytes()
+        with self._connection() as db:
+            db.execute(
+                "INSERT INTO memories (id, content, confidence, embedding, created_at_ns) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET content = excluded.content,"
+                " confidence = excluded.confidence, embedding = excluded.embedding,"
+                " created_at_ns = excluded.created_at_ns, deleted = 0",
+                (memory.id, memory.content, memory.confidence, blob, memory.created_at_ns),
+            )
+        return memory
+
+    def experience(self, episode: StoredEpisode) -> StoredEpisode:
+        with self._connection() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO episodes (id, what, when_ns, place, who)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (episode.id, episode.what, episode.when_ns, episode.where, json.dumps(episode.who)),
+            )
+        return episode
+
+    def episode(self, episode_id: str) -> StoredEpisode | None:
+        with self._connection() as db:
+            row = db.execute("SELECT * FROM episodes WHERE id = ?", (episode_id,)).fetchone()
+        if row is None:
+            return None
+        who = tuple(json.loads(row["who"]))
+        return StoredEpisode(row["id"], row["what"], row["when_ns"], row["place"], who)
+
+    def find(
+        self,
+        *,
+        memory_id: str | None = None,
+        content_contains: str | None = None,
+        min_confidence: float = 0.0,
+        limit: int | None = None,
+    ) -> tuple[list[StoredMemory], int]:
+        """Live memories matching an id or a content substring; and how many matched in all."""
+        where = ["deleted = 0", "confidence >= ?"]
+        params: list[object] = [min_confidence]
+        if memory_id is not None:
+            where.append("id = ?")
+            params.append(memory_id)
+        if content_contains is not None:
+            where.append("instr(content, ?) > 0")
+            params.append(content_contains)
+        clause = " AND ".join(where)
+        with self._connection() as db:
+            total = db.execute(f"SELECT COUNT(*) FROM memories WHERE {clause}", params).fetchone()
+            rows = db.execute(
+                f"SELECT * FROM memories WHERE {clause} ORDER BY seq LIMIT ?",
+                [*params, -1 if limit is None else limit],
+            ).fetchall()
+        return [_memory(row) for row in rows], int(total[0])
+
+    def forget(self, memory_ids: Sequence[str], *, soft: bool) -> list[StoredMemory]:
+        """Remove (or, when `soft`, hide) the given live memories; returns those affected."""
+        affected: list[StoredMemory] = []
+        with self._connection() as db:
+            for memory_id in memory_ids:
+                row = db.execute(
+                    "SELECT * FROM memories WHERE id = ? AND deleted = 0", (memory_id,)
+                ).fetchone()
+                if row is None:
+                    continue
+                if soft:
+                    db.execute("UPDATE memories SET deleted = 1 WHERE id = ?", (memory_id,))
+                else:
+                    db.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
+                affected.append(_memory(row))
+        return affected
+
+    def count(self) -> int:
+        with self._connection() as db:
+            row = db.execute("SELECT COUNT(*) FROM memories WHERE deleted = 0").fetchone()
+        return int(row[0])

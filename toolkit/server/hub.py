@@ -46,6 +46,7 @@ class Subscription:
         self.kinds = kinds
         self.end_reason: EndReason | None = None
         self.delivered = 0
+        self.high_water = 0  # most events ever waiting at once: proves the bound holds
         # One slot beyond the bound, so the end marker always fits.
         self._queue: asyncio.Queue[SpaceEvent | None] = asyncio.Queue(maxsize=buffer + 1)
 
@@ -62,6 +63,7 @@ class Subscription:
             return False
         self._queue.put_nowait(event)
         self.delivered += 1
+        self.high_water = max(self.high_water, self._queue.qsize())
         return True
 
     async def put(self, event: SpaceEvent) -> None:
@@ -71,6 +73,7 @@ class Subscription:
         if self.end_reason is None:
             self._queue.put_nowait(event)
             self.delivered += 1
+            self.high_water = max(self.high_water, self._queue.qsize())
 
     def end(self, reason: EndReason) -> None:
         """End the subscription; an overflowed one drops what it had not sent yet."""

@@ -1,9 +1,116 @@
-"""Subcommands of the compat stage."""
+"""Subcommands of the compat stage: `record` (legacy recordings) and `replay` (the suite)."""
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+from toolkit.errors import EXIT_FAILED, EXIT_OK
 
 
 def register(subparsers: Any) -> None:
     """Add this stage's subcommands to `engram-compat`."""
+    record = subparsers.add_parser(
+        "record",
+        help="write the wire bytes of the recorded legacy requests from their text (or check them)",
+        description="Encode every fixtures/legacy_requests/<Rpc>/<case>/NN.txtpb with the baseline "
+        "(1.0.0) schema and write the exact wire bytes beside it as NN.binpb.",
+    )
+    record.add_argument(
+        "--recordings",
+        type=Path,
+        default=None,
+        help="the recordings folder (default: fixtures/legacy_requests in the working directory)",
+    )
+    record.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; fail (exit 1) naming each .binpb that is missing or differs",
+    )
+    record.set_defaults(func=run_record)
+
+    replay = subparsers.add_parser(
+        "replay",
+        help="run the runtime compatibility suite (legacy and new clients) against a server",
+        description="Replay recorded legacy requests and new clients against a server and check "
+        "routing, deprecation, errors, isolation and streams. Without --target it starts the "
+        "reference server (one per pytest-xdist worker). Writes compat.json and junit-compat.xml.",
+    )
+    replay.add_argument("--target", help="HOST:PORT of the server to check (default: start one)")
+    replay.add_argument(
+        "--legacy-target",
+        help="HOST:PORT of a 1.0.0 server for the MATRIX check (default: start the reference "
+        "server with --schema legacy)",
+    )
+    replay.add_argument(
+        "--reports", type=Path, default=Path("reports"), help="folder for compat.json and JUnit XML"
+    )
+    replay.add_argument(
+        "--recordings", type=Path, default=None, help="the legacy recordings folder"
+    )
+    replay.add_argument(
+        "--checks", default=None, help="comma-separated check IDs to run (default: every check)"
+    )
+    replay.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiplies the sizes of the stream checks (events, writers); < 1 for quick runs",
+    )
+    replay.add_argument(
+        "-n",
+        "--workers",
+        default="auto",
+        help="pytest-xdist workers ('auto', or 0 to run in this process)",
+    )
+    replay.add_argument(
+        "--server-factory",
+        default=None,
+        help="module:function that starts the server under test (for testing the suite itself)",
+    )
+    replay.set_defaults(func=run_replay)
+
+
+def run_record(args: argparse.Namespace) -> int:
+    from toolkit.compat.recordings import (
+        default_recordings_dir,
+        load_recordings,
+        wire_mismatches,
+        write_wire,
+    )
+
+    root: Path = args.recordings or default_recordings_dir()
+    cases = load_recordings(root)
+    if args.check:
+        mismatches = wire_mismatches(cases)
+        if not mismatches:
+            print(f"{len(cases)} recorded cases: wire bytes agree with their text")
+            return EXIT_OK
+        print(
+            "recorded wire bytes disagree with their text; run `engram-compat record`:",
+            file=sys.stderr,
+        )
+        for mismatch in mismatches:
+            print(f"  {mismatch.reason}: {mismatch.wire_path}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in write_wire(cases):
+        print(f"recorded {path}")
+    return EXIT_OK
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from toolkit.compat.runner import ReplayOptions, replay
+
+    options = ReplayOptions(
+        target=args.target,
+        legacy_target=args.legacy_target,
+        reports=args.reports,
+        recordings=args.recordings,
+        checks=tuple(c.strip() for c in args.checks.split(",") if c.strip()) if args.checks else (),
+        scale=args.scale,
+        workers=args.workers,
+        server_factory=args.server_factory,
+    )
+    return replay(options)

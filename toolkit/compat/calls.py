@@ -1,0 +1,235 @@
+"""The suite's clients: a legacy client that sends recorded bytes, and new-schema clients.
+
+Every call returns a `CallOutcome` (status, details, headers, responses, error details), so a
+check compares plain values and records them as evidence. The legacy client sends and receives
+raw bytes (identity serializers): what reaches the server is exactly what old clients sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import grpc
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from toolkit.compat.client import SPACE_FIELD, SPACE_HEADER, space_channel
+from toolkit.schema.pool import RpcMethod, Schema, load_schema
+
+ENGRAM = "engram.v1.EngramService"
+SPACES = "engram.v1.MemorySpaceService"
+DEFAULT_TIMEOUT_S = 20.0
+ClientMode = Literal["field", "header", "both", "none"]
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    code: str  # "OK" or a grpc.StatusCode name
+    details: str
+    initial_metadata: dict[str, str]
+    trailing_metadata: dict[str, str]
+    responses: tuple[Any, ...] = ()
+    error_info: dict[str, Any] | None = None
+    bad_request: list[dict[str, str]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "OK"
+
+    @property
+    def response(self) -> Any:
+        return self.responses[0] if self.responses else None
+
+    def header(self, name: str) -> str | None:
+        return self.initial_metadata.get(name, self.trailing_metadata.get(name))
+
+    def evidence(self) -> dict[str, Any]:
+        """The facts of this call a report shows: status, message, headers, error details."""
+        found: dict[str, Any] = {"code": self.code, "details": self.details}
+        headers = {k: v for k, v in self.initial_metadata.items() if k.startswith("x-engram")}
+        if headers:
+            found["headers"] = headers
+        if self.error_info is not None:
+            found["error_info"] = self.error_info
+        if self.bad_request is not None:
+            found["bad_request"] = self.bad_request
+        return found
+
+
+def _metadata(pairs: Iterable[tuple[str, Any]] | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, value in pairs or ():
+        if not key.endswith("-bin"):
+            found[key] = value if isinstance(value, str) else bytes(value).decode(errors="replace")
+    return found
+
+
+def _error_details(call: Any) -> tuple[dict[str, Any] | None, list[dict[str, str]] | None]:
+    try:
+        status = rpc_status.from_call(call)
+    except ValueError:
+        return None, None
+    if status is None:
+        return None, None
+    info: dict[str, Any] | None = None
+    bad: list[dict[str, str]] | None = None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            unpacked = error_details_pb2.ErrorInfo()
+            detail.Unpack(unpacked)
+            info = {
+                "reason": unpacked.reason,
+                "domain": unpacked.domain,
+                "metadata": dict(unpacked.metadata),
+            }
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            unpacked_bad = error_details_pb2.BadRequest()
+            detail.Unpack(unpacked_bad)
+            bad = [
+                {"field": v.field, "description": v.description}
+                for v in unpacked_bad.field_violations
+            ]
+    return info, bad
+
+
+def outcome_of(call: Any, responses: Sequence[Any], error: grpc.RpcError | None) -> CallOutcome:
+    source = error if error is not None else call
+    code = source.code()
+    info, bad = _error_details(source) if error is not None else (None, None)
+    return CallOutcome(
+        code=code.name if code is not None else "UNKNOWN",
+        details=source.details() or "",
+        initial_metadata=_metadata(source.initial_metadata()),
+        trailing_metadata=_metadata(source.trailing_metadata()),
+        responses=tuple(responses),
+        error_info=info,
+        bad_request=bad,
+    )
+
+
+def invoke(
+    channel: grpc.Channel,
+    method: RpcMethod,
+    requests: Sequence[Any],
+    *,
+    raw: bool = False,
+    metadata: Sequence[tuple[str, str]] = (),
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> CallOutcome:
+    """Call `method` with `requests` (one for unary requests) and gather everything seen."""
+    serializer = None if raw else method.request.SerializeToString
+    deserializer = None if raw else method.response.FromString
+    factory = getattr(channel, method.kind)(
+        method.path, request_serializer=serializer, response_deserializer=deserializer
+    )
+    unary_request = method.kind.startswith("unary_")
+    argument: Any = requests[0] if unary_request else iter(requests)
+    kwargs: dict[str, Any] = {"metadata": tuple(metadata) or None, "timeout": timeout}
+    if method.kind.endswith("_unary"):
+        try:
+            response, call = factory.with_call(argument, **kwargs)
+        except grpc.RpcError as error:
+            return outcome_of(None, (), error)
+        return outcome_of(call, (response,), None)
+    stream = factory(argument, **kwargs)
+    responses: list[Any] = []
+    try:
+        for response in stream:
+            responses.append(response)
+    except grpc.RpcError as error:
+        return outcome_of(None, responses, error)
+    return outcome_of(stream, responses, None)
+
+
+class LegacyClient:
+    """A client of schema 1.0.0: sends recorded wire bytes, reads replies with baseline classes."""
+
+    def __init__(self, channel: grpc.Channel, schema: Schema | None = None) -> None:
+        self.channel = channel
+        self.schema = schema or load_schema("legacy")
+
+    def method(self, rpc: str) -> RpcMethod:
+        return self.schema.method(ENGRAM, rpc)
+
+    def send(
+        self, rpc: str, wire_requests: Sequence[bytes], *, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> CallOutcome:
+        method = self.method(rpc)
+        outcome = invoke(self.channel, method, wire_requests, raw=True, timeout=timeout)
+        parsed = tuple(method.response.FromString(r) for r in outcome.responses)
+        return CallOutcome(
+            outcome.code,
+            outcome.details,
+            outcome.initial_metadata,
+            outcome.trailing_metadata,
+            parsed,
+            outcome.error_info,
+            outcome.bad_request,
+        )
+
+    def call(self, rpc: str, *requests: Message) -> CallOutcome:
+        return self.send(rpc, [r.SerializeToString() for r in requests])
+
+
+class NewClient:
+    """A client of the current schema naming `space` by field, header, both, or not at all."""
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        space: str | None,
+        mode: ClientMode = "field",
+        schema: Schema | None = None,
+    ) -> None:
+        self.schema = schema or load_schema("current")
+        self.space = space
+        self.mode = mode
+        if space is None or mode in ("none", "field"):
+            self.channel = channel
+        else:
+            self.channel = space_channel(channel, space, set_field=mode == "both")
+
+    def method(self, rpc: str) -> RpcMethod:
+        service = SPACES if rpc.endswith("Space") or rpc == "ListSpaces" else ENGRAM
+        return self.schema.method(service, rpc)
+
+    def request(self, rpc: str, **fields: Any) -> Message:
+        """A request message of `rpc` with `fields`; in field mode it names the space."""
+        message: Message = self.method(rpc).request(**fields)
+        return self._named(message)
+
+    def _named(self, message: Message) -> Message:
+        has_field = SPACE_FIELD in message.DESCRIPTOR.fields_by_name
+        if self.mode == "field" and self.space and has_field and not getattr(message, SPACE_FIELD):
+            setattr(message, SPACE_FIELD, self.space)
+        return message
+
+    def call(
+        self,
+        rpc: str,
+        *requests: Message,
+        metadata: Sequence[tuple[str, str]] = (),
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> CallOutcome:
+        named = [self._named(r) for r in requests]
+        return invoke(self.channel, self.method(rpc), named, metadata=metadata, timeout=timeout)
+
+    def stream(self, rpc: str, requests: Iterator[Message] | Message, **kwargs: Any) -> Any:
+        """Start a streaming call and return the live call object (for stream checks)."""
+        method = self.method(rpc)
+        factory = getattr(self.channel, method.kind)(
+            method.path,
+            request_serializer=method.request.SerializeToString,
+            response_deserializer=method.response.FromString,
+        )
+        if isinstance(requests, Message):
+            return factory(self._named(requests), **kwargs)
+        return factory((self._named(r) for r in requests), **kwargs)
+
+
+def echoed_space(outcome: CallOutcome) -> str | None:
+    return outcome.header(SPACE_HEADER)

@@ -1,0 +1,99 @@
+"""The compat suite's checks: a stable ID, a one-line purpose and a category each.
+
+Suite tests declare the check they belong to with `@check("ID")`; the report is keyed by ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import pytest
+
+Category = Literal["routing", "deprecation", "errors", "isolation", "streams", "matrix"]
+MARKER = "compat_check"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    purpose: str
+    category: Category
+
+
+CHECKS: dict[str, CheckSpec] = {
+    spec.id: spec
+    for spec in (
+        CheckSpec(
+            "ROUTE_DEFAULT_LEGACY",
+            "legacy requests on every RPC succeed and land in the default space only",
+            "routing",
+        ),
+        CheckSpec(
+            "DEPRECATION_WARNING",
+            "legacy calls get x-engram-deprecation and a server WARNING; explicit calls neither",
+            "deprecation",
+        ),
+        CheckSpec(
+            "ROUTE_EXPLICIT",
+            "memory_space_id routes to the named space and the response header echoes it",
+            "routing",
+        ),
+        CheckSpec(
+            "ROUTE_HEADER",
+            "the x-engram-memory-space header alone routes to the named space and is echoed",
+            "routing",
+        ),
+        CheckSpec(
+            "ERR_CONFLICT",
+            "field and header naming different spaces give INVALID_ARGUMENT",
+            "errors",
+        ),
+        CheckSpec(
+            "ERR_UNKNOWN_SPACE",
+            "an unknown well-formed space gives NOT_FOUND with ErrorInfo and is not created",
+            "errors",
+        ),
+        CheckSpec(
+            "ERR_MALFORMED_SPACE",
+            "a malformed space id gives INVALID_ARGUMENT with a BadRequest detail",
+            "errors",
+        ),
+        CheckSpec(
+            "ISOLATION_DATA",
+            "what is written in one space is invisible from another through every read RPC",
+            "isolation",
+        ),
+        CheckSpec(
+            "STREAM_ISOLATION",
+            "each subscriber receives exactly its own space's events, in order",
+            "streams",
+        ),
+        CheckSpec(
+            "STREAM_BACKPRESSURE",
+            "a stalled subscriber is ended with RESOURCE_EXHAUSTED and slows no other space",
+            "streams",
+        ),
+        CheckSpec(
+            "FLOW_BOUND",
+            "a bidirectional flow naming a second space mid-call ends with INVALID_ARGUMENT",
+            "streams",
+        ),
+        CheckSpec(
+            "MATRIX",
+            "legacy and new clients against legacy and current servers behave as expected",
+            "matrix",
+        ),
+    )
+}
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def check(check_id: str) -> Callable[[F], F]:
+    """Mark a suite test as a case of check `check_id`."""
+    if check_id not in CHECKS:
+        raise KeyError(f"unknown compat check {check_id!r}")
+    marker: Callable[[F], F] = getattr(pytest.mark, MARKER)(check_id)
+    return marker

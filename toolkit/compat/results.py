@@ -1,0 +1,145 @@
+"""The compat suite's results as records, and the writer of `compat.json`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from toolkit.compat.checks import CHECKS, Category
+
+Outcome = Literal["passed", "failed"]
+SCHEMA_VERSION = 1
+KIND = "engram-compat/compat"
+# The MATRIX cell outcome that means a legacy server dropped the space a new client named.
+SPACE_IGNORED = "OK_SPACE_IGNORED"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    check: str
+    name: str
+    outcome: Outcome
+    duration_s: float
+    expected: str | None
+    observed: str | None
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseEntry:
+    name: str
+    outcome: Outcome
+    duration_s: float
+    expected: str | None
+    observed: str | None
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    purpose: str
+    category: Category
+    outcome: Outcome
+    duration_s: float
+    cases: list[CaseEntry]
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    client: Literal["legacy", "new"]
+    server: Literal["legacy", "current"]
+    expected: str
+    observed: str
+    passed: bool
+
+
+@dataclass(frozen=True)
+class RolloutRule:
+    id: str
+    reason_check: str
+
+
+@dataclass(frozen=True)
+class CompatResults:
+    schema_version: int
+    kind: str
+    duration_s: float
+    target: str | None
+    started_server: bool
+    verdict: Literal["passed", "failed"]
+    checks: list[CheckResult]
+    matrix: list[MatrixCell]
+    rollout: list[RolloutRule]
+
+
+def group_cases(cases: list[CaseResult]) -> list[CheckResult]:
+    """One result per check that ran, in the order of CHECKS; a check fails if any case does."""
+    by_check: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        by_check.setdefault(case.check, []).append(case)
+    results: list[CheckResult] = []
+    for check_id, spec in CHECKS.items():
+        members = sorted(by_check.get(check_id, []), key=lambda c: c.name)
+        if not members:
+            continue
+        entries = [
+            CaseEntry(c.name, c.outcome, c.duration_s, c.expected, c.observed, c.evidence)
+            for c in members
+        ]
+        failed = any(c.outcome == "failed" for c in members)
+        results.append(
+            CheckResult(
+                id=check_id,
+                purpose=spec.purpose,
+                category=spec.category,
+                outcome="failed" if failed else "passed",
+                duration_s=round(sum(c.duration_s for c in members), 4),
+                cases=entries,
+            )
+        )
+    return results
+
+
+def matrix_cells(cases: list[CaseResult]) -> list[MatrixCell]:
+    """The MATRIX check's cells, each recorded by its case as evidence["cell"]."""
+    cells = [c.evidence["cell"] for c in cases if c.check == "MATRIX" and "cell" in c.evidence]
+    return sorted(
+        (MatrixCell(**cell) for cell in cells), key=lambda cell: (cell.client, cell.server)
+    )
+
+
+def rollout_rules(cells: list[MatrixCell]) -> list[RolloutRule]:
+    """A new client's space silently ignored by a legacy server means: upgrade servers first."""
+    for cell in cells:
+        if (cell.client, cell.server, cell.observed) == ("new", "legacy", SPACE_IGNORED):
+            return [RolloutRule("UPGRADE_SERVERS_FIRST", "MATRIX")]
+    return []
+
+
+def build_results(
+    cases: list[CaseResult], *, duration_s: float, target: str | None, started_server: bool
+) -> CompatResults:
+    checks = group_cases(cases)
+    cells = matrix_cells(cases)
+    passed = bool(checks) and all(c.outcome == "passed" for c in checks)
+    return CompatResults(
+        schema_version=SCHEMA_VERSION,
+        kind=KIND,
+        duration_s=round(duration_s, 3),
+        target=target,
+        started_server=started_server,
+        verdict="passed" if passed else "failed",
+        checks=checks,
+        matrix=cells,
+        rollout=rollout_rules(cells),
+    )
+
+
+def write_results(results: CompatResults, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = dataclasses.asdict(results)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")

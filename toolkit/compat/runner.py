@@ -1,0 +1,83 @@
+"""`engram-compat replay`: run the suite package under pytest with the compat plugin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.compat.checks import CHECKS
+from toolkit.errors import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, ToolkitError
+
+SUITE_PACKAGE = "toolkit.compat.suite"
+COMPAT_JSON = "compat.json"
+JUNIT_XML = "junit-compat.xml"
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    target: str | None = None
+    legacy_target: str | None = None
+    reports: Path = Path("reports")
+    recordings: Path | None = None
+    checks: tuple[str, ...] = ()
+    scale: float = 1.0
+    workers: str = "auto"
+    server_factory: str | None = None
+
+
+def pytest_command(options: ReplayOptions) -> list[str]:
+    """The pytest command line the suite runs with (its own package, never the repo's tests/)."""
+    unknown = [c for c in options.checks if c not in CHECKS]
+    if unknown:
+        raise ToolkitError(f"unknown check {unknown[0]!r}; known checks: {', '.join(CHECKS)}")
+    if options.scale <= 0:
+        raise ToolkitError(f"--scale must be positive, not {options.scale}")
+    reports = options.reports.resolve()
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "toolkit.compat.plugin",
+        "-p",
+        "no:cacheprovider",
+        "--pyargs",
+        SUITE_PACKAGE,
+        "-n",
+        options.workers,
+        "-q",
+        "-o",
+        "console_output_style=classic",
+        f"--junitxml={reports / JUNIT_XML}",
+        f"--compat-json={reports / COMPAT_JSON}",
+        f"--compat-scale={options.scale}",
+    ]
+    if options.target:
+        command.append(f"--compat-target={options.target}")
+    if options.legacy_target:
+        command.append(f"--compat-legacy-target={options.legacy_target}")
+    if options.recordings:
+        command.append(f"--compat-recordings={options.recordings.resolve()}")
+    if options.checks:
+        command.append(f"--compat-checks={','.join(options.checks)}")
+    if options.server_factory:
+        command.append(f"--compat-server-factory={options.server_factory}")
+    return command
+
+
+def replay(options: ReplayOptions) -> int:
+    """Run the suite; 0 when every check passed, 1 when one failed, 2 when it could not run."""
+    command = pytest_command(options)
+    options.reports.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(command, check=False)
+    if result.returncode == 0:
+        return EXIT_OK
+    if result.returncode == 1:
+        return EXIT_FAILED
+    print(
+        f"engram-compat replay: the suite could not run (pytest exit {result.returncode})",
+        file=sys.stderr,
+    )
+    return EXIT_UNUSABLE

@@ -1,0 +1,1 @@
+"""The compat suite: run by `engram-compat replay` through `toolkit.compat.plugin`."""

@@ -1,0 +1,107 @@
+"""The facts of the Keep a Changelog entry for the current schema version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.report.context import SPACE_FIELD, default_space, passed_checks, space_messages
+from toolkit.report.verdict import judge
+
+DEFAULT_REPORT_LINK = "reports/migration-report.md"
+
+
+@dataclass(frozen=True)
+class ChangeNote:
+    element: str
+    kind: str
+    before: str | None
+    after: str | None
+    breaking: bool
+    accepted_reason: str | None
+
+
+@dataclass(frozen=True)
+class ChangelogEntry:
+    version: str
+    date: str | None
+    verdict: str
+    breaking: bool
+    space_messages: tuple[str, ...]
+    default_space: str | None
+    deprecation_verified: bool
+    services_added: tuple[str, ...]
+    rpcs_added: tuple[str, ...]
+    messages_added: tuple[str, ...]
+    fields_added: tuple[str, ...]
+    other_added: tuple[ChangeNote, ...]
+    changed: tuple[ChangeNote, ...]
+    removed: tuple[ChangeNote, ...]
+    servers_first: bool
+    isolation_verified: bool
+    unknown_space_not_found: bool
+    report_link: str
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.space_messages or self.changed or self.removed or self.fields_added)
+
+
+def _note(change: dict[str, Any]) -> ChangeNote:
+    accepted = change["accepted"]
+    return ChangeNote(
+        element=change["element"],
+        kind=change["kind"],
+        before=change["before"],
+        after=change["after"],
+        breaking=change["breaking"],
+        accepted_reason=accepted["reason"] if accepted else None,
+    )
+
+
+def _elements(changes: list[dict[str, Any]], kind: str) -> tuple[str, ...]:
+    return tuple(sorted({c["element"] for c in changes if c["kind"] == kind}))
+
+
+def build_entry(
+    results: dict[str, Any], *, date: str | None = None, report_link: str = DEFAULT_REPORT_LINK
+) -> ChangelogEntry:
+    schema, compat = results["schema"], results["compat"]
+    verdict = judge(results)
+    changes: list[dict[str, Any]] = sorted(
+        schema["changes"] if schema else [], key=lambda c: c["id"]
+    )
+    known_added = {"service_added", "rpc_added", "message_added", "field_added"}
+    passed = passed_checks(compat)
+    return ChangelogEntry(
+        version=results["versions"]["current"],
+        date=date,
+        verdict=verdict.label,
+        breaking=verdict.breaking,
+        space_messages=space_messages(schema),
+        default_space=default_space(compat),
+        deprecation_verified="DEPRECATION_WARNING" in passed,
+        services_added=_elements(changes, "service_added"),
+        rpcs_added=_elements(changes, "rpc_added"),
+        messages_added=_elements(changes, "message_added"),
+        fields_added=tuple(
+            e for e in _elements(changes, "field_added") if not e.endswith(f".{SPACE_FIELD}")
+        ),
+        other_added=tuple(
+            _note(c)
+            for c in changes
+            if c["kind"].endswith("_added") and c["kind"] not in known_added
+        ),
+        changed=tuple(
+            _note(c)
+            for c in changes
+            if not c["kind"].endswith("_added") and not c["kind"].endswith("_removed")
+        ),
+        removed=tuple(_note(c) for c in changes if c["kind"].endswith("_removed")),
+        servers_first=any(r.kind in ("rollout_hazard", "rollout_rule") for r in verdict.reasons)
+        or bool(schema and schema["hazards"])
+        or bool(compat and compat["rollout"]),
+        isolation_verified={"ISOLATION_DATA", "STREAM_ISOLATION"} <= passed,
+        unknown_space_not_found="ERR_UNKNOWN_SPACE" in passed,
+        report_link=report_link,
+    )

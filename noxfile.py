@@ -6,6 +6,9 @@ stage, so the report stage still writes `reports/` when an earlier stage failed.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import nox
@@ -77,9 +80,83 @@ def compat(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def report(session: nox.Session) -> None:
-    """Merge reports/*.json into results.json; render the migration report and changelog entry."""
+    """Merge reports/*.json into results.json; render the migration report and changelog entry.
+
+    Exits 1 when BREAKING and 2 when a stage wrote no results, after writing the report.
+    """
     install(session)
-    session.run("engram-compat", "report", "--out", str(REPORTS), *session.posargs)
+    session.run(
+        "engram-compat",
+        "report",
+        "--out",
+        str(REPORTS),
+        "--project-root",
+        str(ROOT),
+        *session.posargs,
+    )
+
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def find_chromium(session: nox.Session) -> str:
+    """Debian's chromium; installed with apt-get when missing and running as root."""
+    found = shutil.which("chromium")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=apt_env)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True, env=apt_env)
+        found = shutil.which("chromium")
+    if found is None:
+        session.error(
+            "chromium is not installed and this is not root: run "
+            "`sudo apt-get install chromium`, then `nox -s report_browser` again"
+        )
+    return found
+
+
+@nox.session(python=PYTHON, default=False)
+def report_browser(session: nox.Session) -> None:
+    """Render the HTML report in headless Chromium and save reports/migration-report.png."""
+    install(session)
+    html = REPORTS / "migration-report.html"
+    if (REPORTS / "results.json").exists():
+        session.run(
+            "engram-compat",
+            "report",
+            "--results",
+            str(REPORTS / "results.json"),
+            "--out",
+            str(REPORTS),
+            success_codes=[0, 1, 2],
+        )
+    if not html.exists():
+        session.error(
+            "reports/migration-report.html is missing: run `nox` (or `nox -s report`) first"
+        )
+    chromium = find_chromium(session)
+    home = Path(tempfile.mkdtemp(prefix="chromium-", dir=session.create_tmp()))
+    session.run(
+        "timeout",
+        "120",
+        chromium,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={home / 'profile'}",
+        "--window-size=1280,4000",
+        f"--screenshot={REPORTS / 'migration-report.png'}",
+        html.as_uri(),
+        external=True,
+        env={"HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_CACHE_HOME": str(home)},
+    )
+    session.log(f"saved {REPORTS / 'migration-report.png'}")
 
 
 @nox.session(python=PYTHON)

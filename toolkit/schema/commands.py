@@ -1,13 +1,17 @@
-"""Subcommands of the schema stage: `stubs`."""
+"""Subcommands of the schema stage: `stubs` and `check`."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import EXIT_FAILED, EXIT_OK
+
+DEFAULT_BASELINE = "fixtures/baseline/proto"
+DEFAULT_ACCEPT = Path("fixtures/accepted-changes.toml")
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +33,93 @@ def register(subparsers: Any) -> None:
         help="folder holding proto/, fixtures/ and toolkit/ (default: the working directory)",
     )
     stubs.set_defaults(func=run_stubs)
+    register_check(subparsers)
+
+
+def register_check(subparsers: Any) -> None:
+    check = subparsers.add_parser(
+        "check",
+        help="judge the current schema against released baselines (exit 1 when incompatible)",
+        description="Compile both schemas, run buf lint and buf breaking, diff the descriptors, "
+        "replay populated messages over the wire in both directions and check the version bump. "
+        "Exit 0 compatible (or every incompatibility accepted), 1 incompatible, 2 cannot judge.",
+    )
+    check.add_argument(
+        "--baseline",
+        action="append",
+        metavar="SRC",
+        help="a folder of .proto files, a buf image (buf build -o x.binpb) or git:REF[:PATH] "
+        "(this repository at REF, PATH default proto); repeat to check against every release "
+        "(default: fixtures/baseline/proto)",
+    )
+    check.add_argument(
+        "--current", default="proto", metavar="DIR", help="the current schema (default: proto)"
+    )
+    check.add_argument(
+        "--json",
+        type=Path,
+        default=Path("reports/schema.json"),
+        metavar="FILE",
+        help="where to write the findings (default: reports/schema.json)",
+    )
+    check.add_argument(
+        "--accept",
+        type=Path,
+        metavar="FILE",
+        help="TOML file of accepted change ids "
+        "(default: fixtures/accepted-changes.toml if present)",
+    )
+    check.add_argument(
+        "--annotations",
+        choices=["github"],
+        help="also print ::error annotations for breaking findings (GitHub Actions)",
+    )
+    check.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="compiled-schema cache (default: $ENGRAM_COMPAT_CACHE_DIR or .cache/engram-compat)",
+    )
+    check.add_argument(
+        "--today",
+        type=datetime.date.fromisoformat,
+        default=datetime.date.today(),
+        help=argparse.SUPPRESS,  # acceptance expiry is judged against this date (tests)
+    )
+    check.add_argument(
+        "--project-root",
+        type=Path,
+        default=Path.cwd(),
+        help="the repository holding proto/ and fixtures/ (default: the working directory)",
+    )
+    check.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from toolkit.schema.cache import default_cache_dir
+    from toolkit.schema.check import CheckOptions, check, display_root
+    from toolkit.schema.summary import github_annotations, render_summary
+
+    root: Path = args.project_root
+    accept: Path | None = args.accept
+    if accept is None and (root / DEFAULT_ACCEPT).is_file():
+        accept = root / DEFAULT_ACCEPT
+    options = CheckOptions(
+        project_root=root,
+        baselines=tuple(args.baseline or [DEFAULT_BASELINE]),
+        current=args.current,
+        accept=accept if accept is None or accept.is_absolute() else root / accept,
+        cache_dir=args.cache_dir or default_cache_dir(root),
+        today=args.today,
+    )
+    report = check(options)
+    out: Path = args.json if args.json.is_absolute() else root / args.json
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.to_json(), encoding="utf-8")
+    print(render_summary(report))
+    if args.annotations == "github":
+        for line in github_annotations(report, display_root(args.current, root)):
+            print(line)
+    return EXIT_OK if report.verdict == "compatible" else EXIT_FAILED
 
 
 def run_stubs(args: argparse.Namespace) -> int:

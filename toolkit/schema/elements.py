@@ -1,0 +1,154 @@
+"""Every named element of a schema (messages, fields, enums, values, services, RPCs) with its
+source location, indexed by full name. The descriptor diff and buf folding both work on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from google.protobuf import descriptor_pb2
+
+ElementKind = Literal["message", "field", "enum", "enum_value", "service", "rpc"]
+Proto: TypeAlias = (
+    descriptor_pb2.DescriptorProto
+    | descriptor_pb2.FieldDescriptorProto
+    | descriptor_pb2.EnumDescriptorProto
+    | descriptor_pb2.EnumValueDescriptorProto
+    | descriptor_pb2.ServiceDescriptorProto
+    | descriptor_pb2.MethodDescriptorProto
+)
+
+# Field numbers inside descriptor.proto, as used in SourceCodeInfo paths.
+FILE_PACKAGE, FILE_MESSAGE, FILE_ENUM, FILE_SERVICE = 2, 4, 5, 6
+MESSAGE_FIELD, MESSAGE_NESTED, MESSAGE_ENUM = 2, 3, 4
+ENUM_VALUE = 2
+SERVICE_METHOD = 2
+
+WELL_KNOWN_PREFIX = "google/protobuf/"
+
+
+@dataclass(frozen=True)
+class Element:
+    name: str  # full name, e.g. engram.v1.ForgetRequest.memory_id
+    kind: ElementKind
+    file: str
+    line: int | None  # 1-based
+    proto: Proto
+    parent: str | None  # the enclosing message, enum or service
+    message: str | None  # the message this element is or belongs to
+
+
+@dataclass
+class SchemaIndex:
+    elements: dict[str, Element] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)  # file -> package
+    package_lines: dict[str, int] = field(default_factory=dict)
+    # (file, line) -> names of elements starting there, most specific last
+    by_line: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+
+    def add(self, element: Element) -> None:
+        self.elements[element.name] = element
+        if element.line is not None:
+            self.by_line.setdefault((element.file, element.line), []).append(element.name)
+
+
+def _lines(file_proto: descriptor_pb2.FileDescriptorProto) -> dict[tuple[int, ...], int]:
+    return {
+        tuple(location.path): location.span[0] + 1
+        for location in file_proto.source_code_info.location
+        if location.span
+    }
+
+
+def _index_message(
+    index: SchemaIndex,
+    file_name: str,
+    lines: dict[tuple[int, ...], int],
+    message: descriptor_pb2.DescriptorProto,
+    prefix: str,
+    path: tuple[int, ...],
+) -> None:
+    name = f"{prefix}.{message.name}" if prefix else message.name
+    parent = prefix if prefix in index.elements else None
+    index.add(Element(name, "message", file_name, lines.get(path), message, parent, name))
+    for i, field_proto in enumerate(message.field):
+        index.add(
+            Element(
+                f"{name}.{field_proto.name}",
+                "field",
+                file_name,
+                lines.get((*path, MESSAGE_FIELD, i)),
+                field_proto,
+                name,
+                name,
+            )
+        )
+    for i, nested in enumerate(message.nested_type):
+        _index_message(index, file_name, lines, nested, name, (*path, MESSAGE_NESTED, i))
+    for i, enum in enumerate(message.enum_type):
+        _index_enum(index, file_name, lines, enum, name, (*path, MESSAGE_ENUM, i), name)
+
+
+def _index_enum(
+    index: SchemaIndex,
+    file_name: str,
+    lines: dict[tuple[int, ...], int],
+    enum: descriptor_pb2.EnumDescriptorProto,
+    prefix: str,
+    path: tuple[int, ...],
+    message: str | None,
+) -> None:
+    name = f"{prefix}.{enum.name}" if prefix else enum.name
+    index.add(Element(name, "enum", file_name, lines.get(path), enum, message, message))
+    for i, value in enumerate(enum.value):
+        # Enum values are scoped like their enum's siblings in protobuf; keep the enum in the
+        # name so a change id says which enum lost the value.
+        index.add(
+            Element(
+                f"{name}.{value.name}",
+                "enum_value",
+                file_name,
+                lines.get((*path, ENUM_VALUE, i)),
+                value,
+                name,
+                message,
+            )
+        )
+
+
+def build_index(files: descriptor_pb2.FileDescriptorSet) -> SchemaIndex:
+    """Index the schema's own files (well-known types are not part of any schema change)."""
+    index = SchemaIndex()
+    for file_proto in files.file:
+        if file_proto.name.startswith(WELL_KNOWN_PREFIX):
+            continue
+        lines = _lines(file_proto)
+        name = file_proto.name
+        index.packages[name] = file_proto.package
+        index.package_lines[name] = lines.get((FILE_PACKAGE,), 1)
+        package = file_proto.package
+        for i, message in enumerate(file_proto.message_type):
+            _index_message(index, name, lines, message, package, (FILE_MESSAGE, i))
+        for i, enum in enumerate(file_proto.enum_type):
+            _index_enum(index, name, lines, enum, package, (FILE_ENUM, i), None)
+        for i, service in enumerate(file_proto.service):
+            service_name = f"{package}.{service.name}" if package else service.name
+            index.add(
+                Element(
+                    service_name, "service", name, lines.get((FILE_SERVICE, i)), service, None, None
+                )
+            )
+            for j, method in enumerate(service.method):
+                index.add(
+                    Element(
+                        f"{service_name}.{method.name}",
+                        "rpc",
+                        name,
+                        lines.get((FILE_SERVICE, i, SERVICE_METHOD, j)),
+                        method,
+                        service_name,
+                        None,
+                    )
+                )
+    return index

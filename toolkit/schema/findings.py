@@ -1,0 +1,127 @@
+"""The records of `reports/schema.json`: what the schema check found, as plain frozen data.
+
+Field names and shapes follow the results contract exactly; `SchemaReport.to_json` is the
+only serializer. Nothing here builds sentences for people (see `toolkit.schema.summary`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Compat = Literal["compatible", "breaking"]
+Verdict = Literal["compatible", "incompatible"]
+Bump = Literal["major", "minor", "patch", "none"]
+Direction = Literal["old_to_new", "new_to_old"]
+AcceptanceStatus = Literal["used", "unused", "expired"]
+
+SCHEMA_REPORT_VERSION = 1
+SCHEMA_REPORT_KIND = "engram-compat/schema"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    source: str
+    version: str
+
+
+@dataclass(frozen=True)
+class VersionPolicy:
+    baseline: str
+    baseline_version: str
+    declared: str
+    required_bump: Bump
+    minimum_version: str
+    satisfied: bool
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    rule: str
+    file: str
+    line: int
+    column: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    reason: str
+    expires: str | None
+
+
+@dataclass(frozen=True)
+class Change:
+    id: str
+    baseline: str
+    kind: str
+    element: str
+    message: str | None
+    file: str | None
+    line: int | None
+    wire: Compat
+    json: Compat
+    source: Compat
+    breaking: bool
+    buf_rules: tuple[str, ...]
+    buf_messages: tuple[str, ...]
+    before: str | None
+    after: str | None
+    accepted: Acceptance | None
+
+
+@dataclass(frozen=True)
+class ReplayField:
+    field: str
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    baseline: str
+    direction: Direction
+    message: str
+    outcome: str
+    samples: int
+    fields: tuple[ReplayField, ...]
+
+
+@dataclass(frozen=True)
+class Hazard:
+    id: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AcceptanceUse:
+    id: str
+    reason: str
+    expires: str | None
+    status: AcceptanceStatus
+
+
+@dataclass(frozen=True)
+class SchemaReport:
+    duration_s: float
+    verdict: Verdict
+    current: SourceInfo
+    baselines: tuple[SourceInfo, ...]
+    version_policy: tuple[VersionPolicy, ...]
+    lint: tuple[LintFinding, ...]
+    changes: tuple[Change, ...]
+    replay: tuple[ReplayResult, ...]
+    hazards: tuple[Hazard, ...]
+    acceptances: tuple[AcceptanceUse, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_REPORT_VERSION,
+            "kind": SCHEMA_REPORT_KIND,
+            **dataclasses.asdict(self),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,139 @@
+"""Populated instances of a message for the wire replay: every field, every oneof arm, nested
+and repeated values, and edge values (empty, non-ASCII, extreme integers, invalid UTF-8 bytes).
+
+Sample k picks arm k // VARIANTS of each oneof and value variant k % VARIANTS. String and
+integer values carry the field's name or number, so a value that lands in another field can
+be traced back to where it was written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, OneofDescriptor
+from google.protobuf.message import Message
+
+F = FieldDescriptor
+VARIANTS = 3  # typical, edge, extreme
+MAX_DEPTH = 3
+
+INT_RANGES = {
+    F.TYPE_INT32: (-(2**31), 2**31 - 1),
+    F.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    F.TYPE_SFIXED32: (-(2**31), 2**31 - 1),
+    F.TYPE_INT64: (-(2**63), 2**63 - 1),
+    F.TYPE_SINT64: (-(2**63), 2**63 - 1),
+    F.TYPE_SFIXED64: (-(2**63), 2**63 - 1),
+    F.TYPE_UINT32: (0, 2**32 - 1),
+    F.TYPE_FIXED32: (0, 2**32 - 1),
+    F.TYPE_UINT64: (0, 2**64 - 1),
+    F.TYPE_FIXED64: (0, 2**64 - 1),
+}
+FLOAT_EDGES = {F.TYPE_FLOAT: 3.4e38, F.TYPE_DOUBLE: 1.7e308}
+
+
+def real_oneofs(descriptor: Descriptor) -> list[OneofDescriptor]:
+    """Oneofs written in the schema (proto3 `optional` adds synthetic one-field oneofs)."""
+    return [
+        oneof
+        for oneof in descriptor.oneofs
+        if not (len(oneof.fields) == 1 and oneof.name == f"_{oneof.fields[0].name}")
+    ]
+
+
+def sample_count(descriptor: Descriptor) -> int:
+    arms = max((len(oneof.fields) for oneof in real_oneofs(descriptor)), default=1)
+    return VARIANTS * arms
+
+
+def scalar_value(field: FieldDescriptor, variant: int) -> Any:
+    kind = field.type
+    if kind in INT_RANGES:
+        low, high = INT_RANGES[kind]
+        return [min(field.number * 1000 + 7, high), low if low < 0 else high, high][variant]
+    if kind == F.TYPE_BOOL:
+        return True
+    if kind in FLOAT_EDGES:
+        edge = FLOAT_EDGES[kind]
+        return [1.5 + field.number, -edge, edge][variant]
+    if kind == F.TYPE_STRING:
+        return [f"{field.name}-{field.number}", f"{field.name}-Grüße-東京-🙂", ""][variant]
+    if kind == F.TYPE_BYTES:
+        return [field.name.encode(), b"\xff\xfe\x80" + field.name.encode(), b""][variant]
+    if kind == F.TYPE_ENUM:
+        values = list(field.enum_type.values)
+        nonzero = [v for v in values if v.number != 0] or values
+        return [nonzero[0], nonzero[-1], values[-1]][variant].number
+    raise ValueError(f"unsupported field type {kind} of {field.full_name}")
+
+
+def _is_map(field: FieldDescriptor) -> bool:
+    return bool(
+        field.type == F.TYPE_MESSAGE
+        and field.is_repeated
+        and field.message_type.GetOptions().map_entry
+    )
+
+
+def populate(message: Message, sample: int, depth: int = 0, stack: tuple[str, ...] = ()) -> None:
+    """Set every field of `message` (one arm per oneof) for sample number `sample`."""
+    descriptor = message.DESCRIPTOR
+    variant, arm = sample % VARIANTS, sample // VARIANTS
+    skipped = {
+        field.name
+        for oneof in real_oneofs(descriptor)
+        for i, field in enumerate(oneof.fields)
+        if i != arm % len(oneof.fields)
+    }
+    stack = (*stack, descriptor.full_name)
+    for field in descriptor.fields:
+        if field.name in skipped:
+            continue
+        if field.type == F.TYPE_MESSAGE:
+            nested = field.message_type
+            if nested.full_name in stack and not _is_map(field):
+                continue
+            if depth >= MAX_DEPTH:
+                continue
+            if _is_map(field):
+                _populate_map(message, field, sample, depth, stack)
+            elif field.is_repeated:
+                container = getattr(message, field.name)
+                for offset in range(2):
+                    populate(container.add(), sample + offset, depth + 1, stack)
+            else:
+                child = getattr(message, field.name)
+                child.SetInParent()
+                populate(child, sample, depth + 1, stack)
+        elif field.type == F.TYPE_GROUP:
+            continue
+        elif field.is_repeated:
+            getattr(message, field.name).extend(
+                [scalar_value(field, variant), scalar_value(field, (variant + 1) % VARIANTS)]
+            )
+        else:
+            setattr(message, field.name, scalar_value(field, variant))
+
+
+def _populate_map(
+    message: Message, field: FieldDescriptor, sample: int, depth: int, stack: tuple[str, ...]
+) -> None:
+    entry = field.message_type
+    key_field, value_field = entry.fields_by_name["key"], entry.fields_by_name["value"]
+    container = getattr(message, field.name)
+    for offset in range(2):
+        key = scalar_value(key_field, (sample + offset) % VARIANTS)
+        if value_field.type == F.TYPE_MESSAGE:
+            if value_field.message_type.full_name not in stack:
+                populate(container[key], sample + offset, depth + 1, stack)
+        else:
+            container[key] = scalar_value(value_field, (sample + offset) % VARIANTS)
+
+
+def build_samples(cls: type[Message]) -> list[Message]:
+    samples = []
+    for sample in range(sample_count(cls.DESCRIPTOR)):
+        message = cls()
+        populate(message, sample)
+        samples.append(message)
+    return samples

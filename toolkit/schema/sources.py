@@ -1,0 +1,114 @@
+"""Where a schema comes from: a folder of .proto files, a buf image, or `git:REF[:PATH]`.
+
+A git ref is this repository at REF with the proto folder inside it (default `proto`),
+exported with `git archive` into a folder of the run; it is then judged like a folder.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from google.protobuf import descriptor_pb2
+from google.protobuf.message import DecodeError
+from packaging.version import Version
+
+from toolkit.errors import ToolkitError
+from toolkit.schema.cache import compiled_descriptor_set
+from toolkit.schema.pool import Schema
+from toolkit.schema.version import declared_version
+
+GIT_PREFIX = "git:"
+DEFAULT_GIT_PROTO_PATH = "proto"
+SourceKind = Literal["dir", "image", "git"]
+
+
+class SchemaSourceError(ToolkitError):
+    """A schema could not be read: missing path, unknown ref, not an image, no version."""
+
+
+@dataclass(frozen=True)
+class LoadedSchema:
+    """A compiled schema and where it came from."""
+
+    label: str
+    kind: SourceKind
+    buf_input: Path  # what buf reads: a module folder or an image file
+    module_root: Path | None  # the folder of .proto files, None for an image
+    files: descriptor_pb2.FileDescriptorSet
+    version: Version
+
+    @property
+    def schema(self) -> Schema:
+        return Schema(self.files)
+
+
+def _export_git(spec: str, project_root: Path, workdir: Path) -> Path:
+    ref, _, inner = spec[len(GIT_PREFIX) :].partition(":")
+    inner = inner.strip("/") or DEFAULT_GIT_PROTO_PATH
+    if not ref:
+        raise SchemaSourceError(f"{spec}: expected git:REF or git:REF:PATH")
+    proc = subprocess.run(
+        ["git", "-C", str(project_root), "archive", "--format=tar", ref, "--", inner],
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise SchemaSourceError(f"{spec}: git archive failed: {reason[-1] if reason else ''}")
+    target = workdir / f"git-{len(list(workdir.glob('git-*')))}"
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as archive:
+        archive.extractall(target, filter="data")
+    return target / inner
+
+
+def _read_image(path: Path) -> descriptor_pb2.FileDescriptorSet:
+    files = descriptor_pb2.FileDescriptorSet()
+    try:
+        files.ParseFromString(path.read_bytes())
+    except DecodeError as exc:
+        raise SchemaSourceError(f"{path}: not a buf image or descriptor set ({exc})") from exc
+    if not files.file:
+        raise SchemaSourceError(f"{path}: not a buf image or descriptor set (no files)")
+    try:
+        Schema(files)
+    except (TypeError, KeyError) as exc:
+        raise SchemaSourceError(
+            f"{path}: image is incomplete ({exc}); build it with imports (`buf build -o`)"
+        ) from exc
+    return files
+
+
+def load_schema_source(
+    spec: str, *, project_root: Path, cache_dir: Path, workdir: Path
+) -> LoadedSchema:
+    """Read, compile (cached) and version the schema named by `spec`."""
+    kind: SourceKind
+    if spec.startswith(GIT_PREFIX):
+        kind = "git"
+        root: Path | None = _export_git(spec, project_root, workdir)
+    else:
+        path = Path(spec)
+        if not path.is_absolute():
+            path = project_root / path
+        if path.is_file():
+            kind, root = "image", None
+        elif path.is_dir():
+            kind, root = "dir", path
+        else:
+            raise SchemaSourceError(f"{spec}: no such folder or image file")
+    try:
+        if root is None:
+            buf_input = project_root / spec if not Path(spec).is_absolute() else Path(spec)
+            files = _read_image(buf_input)
+        else:
+            buf_input = root
+            files = compiled_descriptor_set(root, cache_dir)
+        version = declared_version(files)
+    except ToolkitError as exc:
+        raise SchemaSourceError(f"schema {spec}: {exc}") from exc
+    return LoadedSchema(spec, kind, buf_input, root, files, version)

@@ -28,6 +28,7 @@ from toolkit.compat.results import CaseResult, build_results, write_results
 
 CASE_PROPERTY = "compat_case"
 EVIDENCE_KEY = pytest.StashKey[Evidence]()
+SETTINGS_KEY = pytest.StashKey[CompatSettings]()
 OBSERVED_LIMIT = 600
 
 
@@ -66,6 +67,7 @@ class CompatPlugin:
             scale=config.getoption("--compat-scale"),
             server_factory=config.getoption("--compat-server-factory"),
         )
+        config.stash[SETTINGS_KEY] = self.settings
         wanted = config.getoption("--compat-checks")
         self.only = {c.strip() for c in wanted.split(",") if c.strip()}
         unknown = self.only - set(CHECKS)

@@ -8,7 +8,8 @@ import grpc
 import pytest
 
 from toolkit.compat.calls import ClientMode, NewClient
-from toolkit.compat.environment import CompatEnv
+from toolkit.compat.environment import CompatEnv, CompatSettings
+from toolkit.compat.plugin import SETTINGS_KEY
 from toolkit.compat.recordings import load_recordings
 from toolkit.compat.servers import ServerUnderTest
 
@@ -17,8 +18,8 @@ NewClientFactory = Callable[..., NewClient]
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "recorded_case" in metafunc.fixturenames:
-        plugin = metafunc.config.pluginmanager.get_plugin("engram-compat-plugin")
-        cases = [c.case_id for c in load_recordings(plugin.settings.recordings)]
+        settings: CompatSettings = metafunc.config.stash[SETTINGS_KEY]
+        cases = [c.case_id for c in load_recordings(settings.recordings)]
         metafunc.parametrize("recorded_case", cases)
 
 

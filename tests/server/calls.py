@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from typing import Any
 
 import grpc
@@ -67,3 +69,30 @@ def _with_call(callable_: Any, request: Any, metadata: Metadata) -> tuple[Any, A
     except grpc.RpcError as error:
         return None, error
     return result
+
+
+class Collector:
+    """Reads a stream on a thread and keeps every (sequence, memory id) it sees."""
+
+    def __init__(self, call: Any) -> None:
+        self.call = call
+        self.seen: list[tuple[int, str]] = []
+        self.code: grpc.StatusCode | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for response in self.call:
+                self.seen.append((response.sequence, response.memory.id))
+        except grpc.RpcError as error:
+            self.code = error.code()
+
+    def wait_for(self, count: int, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.seen) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        self.call.cancel()
+        self._thread.join(10)

@@ -1,0 +1,64 @@
+"""The fixed results documents render exactly to the committed golden files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.report.support import CASES, GOLDEN, check_golden, load_document
+from toolkit.report.output import render_reports
+from toolkit.report.results import validate_results
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fixed_documents_follow_the_results_contract(case: str) -> None:
+    validate_results(load_document(case), case)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_rendering_matches_the_golden_files(case: str) -> None:
+    rendered = render_reports(load_document(case))
+    check_golden(GOLDEN / case / "migration-report.md", rendered.markdown)
+    check_golden(GOLDEN / case / "migration-report.html", rendered.html)
+    check_golden(GOLDEN / case / "CHANGELOG-entry.md", rendered.changelog_entry)
+
+
+def test_golden_comparison_fails_on_a_changed_rendering(
+    document: Callable[[str], dict[str, Any]],
+) -> None:
+    changed = document("rollout")
+    changed["compat"]["checks"][0]["purpose"] = "a purpose nobody wrote"
+    rendered = render_reports(changed)
+    with pytest.raises(AssertionError, match="differs from the golden file"):
+        check_golden(GOLDEN / "rollout" / "migration-report.md", rendered.markdown, update=False)
+
+
+@pytest.mark.parametrize(
+    ("case", "first_line"),
+    [
+        ("rollout", "# ⚠️ SAFE WITH ROLLOUT ORDER: old servers ignore the new field"),
+        ("breaking", "# ❌ BREAKING: the schema is incompatible with the baseline"),
+        ("accepted", "# ✅ SAFE: every schema change is compatible"),
+    ],
+)
+def test_the_verdict_and_its_reason_are_on_the_first_line(case: str, first_line: str) -> None:
+    markdown = render_reports(load_document(case)).markdown
+    assert markdown.splitlines()[0].startswith(first_line)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sections_one_to_seven_then_timings(case: str) -> None:
+    markdown = render_reports(load_document(case)).markdown
+    headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## 1. Verdict and versions",
+        "## 2. Schema changes",
+        "## 3. Semantic wire replay",
+        "## 4. Compatibility matrix and rollout order",
+        "## 5. Runtime checks",
+        "## 6. Migration checklist",
+        "## 7. How to reproduce",
+        "## Timings",
+    ]

@@ -1,0 +1,139 @@
+"""STREAM_ISOLATION and STREAM_BACKPRESSURE."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from toolkit.compat.calls import NewClient
+from toolkit.compat.checks import check
+from toolkit.compat.environment import CompatEnv
+from toolkit.compat.evidence import Evidence
+from toolkit.compat.scenarios import EventWatcher
+from toolkit.compat.suite.conftest import NewClientFactory
+
+SPACES = 4
+SUBSCRIBERS = 4
+MIN_THROUGHPUT_RATIO = 0.8
+
+
+def _write_all(client: NewClient, ids: list[str], content: str = "") -> None:
+    for memory_id in ids:
+        request = client.request("Remember", memory={"id": memory_id, "content": content})
+        outcome = client.call("Remember", request)
+        if not outcome.ok:
+            raise AssertionError(f"Remember {memory_id}: {outcome.code} {outcome.details}")
+
+
+@check("STREAM_ISOLATION")
+def test_each_subscriber_sees_exactly_its_space(
+    new_client: NewClientFactory, compat_env: CompatEnv, scale: float, evidence: Evidence
+) -> None:
+    events = max(5, int(40 * scale))
+    spaces = [compat_env.new_space(f"iso{i}") for i in range(SPACES)]
+    expected = {s: [f"{s}-e{n}" for n in range(events)] for s in spaces}
+    watchers = {s: [EventWatcher.new(new_client(s)) for _ in range(SUBSCRIBERS)] for s in spaces}
+    evidence.record(spaces=SPACES, subscribers_per_space=SUBSCRIBERS, events_per_space=events)
+    try:
+        writers = [
+            threading.Thread(target=_write_all, args=(new_client(s), expected[s])) for s in spaces
+        ]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(60)
+        for space_watchers in watchers.values():
+            for watcher in space_watchers:
+                watcher.wait_for(events, timeout=15)
+        time.sleep(0.2)  # an event of another space would arrive within this
+        wrong: list[str] = []
+        for space, space_watchers in watchers.items():
+            for index, watcher in enumerate(space_watchers):
+                seen = [e.memory.id for e in watcher.events]
+                sequences = [e.sequence for e in watcher.events]
+                if seen != expected[space] or sequences != list(range(1, len(seen) + 1)):
+                    foreign = sum(1 for i in seen if not i.startswith(f"{space}-"))
+                    wrong.append(f"{space}#{index}: {len(seen)} events, {foreign} of other spaces")
+        evidence.record(wrong_subscribers=wrong)
+        evidence.verify(
+            not wrong,
+            f"each of {SPACES * SUBSCRIBERS} subscribers: its own {events} events, in order",
+            "; ".join(wrong[:4]),
+        )
+    finally:
+        for space_watchers in watchers.values():
+            for watcher in space_watchers:
+                watcher.stop()
+
+
+def _throughput(writer: NewClient, reader: NewClient, prefix: str, count: int) -> float:
+    """Events a second written to a space and received by a subscriber of it (bounded wait)."""
+    watcher = EventWatcher.new(reader)
+    try:
+        ids = [f"{prefix}-{n}" for n in range(count)]
+        start = time.perf_counter()
+        thread = threading.Thread(target=_write_all, args=(writer, ids), daemon=True)
+        thread.start()
+        watcher.wait_for(count, timeout=10)
+        return len(watcher.events) / (time.perf_counter() - start)
+    finally:
+        watcher.stop()
+
+
+@check("STREAM_BACKPRESSURE")
+def test_stalled_subscriber_slows_no_one_else(
+    new_client: NewClientFactory, compat_env: CompatEnv, scale: float, evidence: Evidence
+) -> None:
+    stalled_space = compat_env.new_space("stall")
+    busy_space = compat_env.new_space("busy")
+    measured = max(50, int(300 * scale))
+    fill = max(200, int(3000 * scale))
+    payload = "x" * 4096  # large events fill the stalled stream's flow-control window quickly
+    busy = new_client(busy_space)
+    _throughput(busy, busy, "warmup", measured // 5)
+    before = _throughput(busy, busy, "before", measured)
+
+    stalled_client = new_client(stalled_space)
+    stalled = stalled_client.stream("Stream", stalled_client.request("Stream"), timeout=120)
+    stalled.initial_metadata()  # subscribed; from now on it never reads
+    ids = [f"fill-{n}" for n in range(fill)]
+    filler = threading.Thread(
+        target=_write_all, args=(new_client(stalled_space), ids, payload), daemon=True
+    )
+    try:
+        filler.start()
+        filler.join(timeout=20)
+        # Best of several: loopback rates on a shared 2-core machine vary by +-25%.
+        during = max(_throughput(busy, busy, f"during{n}", measured) for n in (1, 2, 3))
+        after = _throughput(busy, busy, "after", measured)
+        baseline = max(before, after)
+        ratio = during / baseline if baseline else 0.0
+        evidence.record(
+            events_measured=measured,
+            stalled_space_events=fill,
+            filler_finished=not filler.is_alive(),
+            rate_before=round(before, 1),
+            rate_with_stalled_subscriber=round(during, 1),
+            rate_after=round(after, 1),
+            ratio=round(ratio, 3),
+        )
+        evidence.verify(
+            not filler.is_alive(),
+            f"writers to {stalled_space} never wait for its stalled subscriber",
+            f"the writer of {stalled_space} was still blocked after 20 s",
+        )
+        evidence.verify(
+            ratio >= MIN_THROUGHPUT_RATIO,
+            f"space {busy_space} keeps >= {MIN_THROUGHPUT_RATIO:.0%} of its throughput",
+            f"{ratio:.0%} ({during:.0f}/s with the stalled subscriber, {baseline:.0f}/s without)",
+        )
+        drained = EventWatcher(stalled)
+        code = drained.wait_end(timeout=15)
+        evidence.record(stalled_end=code, stalled_details=drained.details)
+        evidence.verify(
+            code == "RESOURCE_EXHAUSTED",
+            "the stalled subscriber is ended with RESOURCE_EXHAUSTED",
+            f"it ended with {code} after {len(drained.events)} events",
+        )
+    finally:
+        stalled.cancel()

@@ -164,5 +164,5 @@ def run_changelog(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     action = write_entry(args.write, text, entry.version)
-    print(f"{args.write}: {action} the entry for {entry.version}")
+    print(f"{args.write}: entry for {entry.version} {action}")
     return EXIT_OK

@@ -40,7 +40,7 @@ def _html_strong(value: Any) -> Markup:
     return Markup("<strong>{}</strong>").format(value)
 
 
-def _slug(value: Any) -> str:
+def slug(value: Any) -> str:
     return "".join(c if c.isalnum() else "-" for c in str(value).lower()).strip("-")
 
 
@@ -57,7 +57,7 @@ def _environment(html: bool) -> jinja2.Environment:
     environment.globals["code"] = _html_code if html else _markdown_code
     environment.globals["strong"] = _html_strong if html else _markdown_strong
     environment.filters["cell"] = (lambda value: escape(value)) if html else _markdown_cell
-    environment.filters["slug"] = _slug
+    environment.filters["slug"] = slug
     return environment
 
 

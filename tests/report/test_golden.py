@@ -62,3 +62,21 @@ def test_sections_one_to_seven_then_timings(case: str) -> None:
         "## 7. How to reproduce",
         "## Timings",
     ]
+
+
+def test_markdown_fits_a_pull_request_comment_however_many_cases(
+    document: Callable[[str], dict[str, Any]],
+) -> None:
+    results = document("breaking")
+    long_value = "x" * 2_000
+    for check in results["compat"]["checks"]:
+        template = check["cases"][0]
+        check["cases"] = [
+            {**template, "name": f"case {n}", "outcome": "failed", "evidence": {"call": long_value}}
+            for n in range(100)
+        ]
+        check["outcome"] = "failed"
+    rendered = render_reports(results)
+    assert len(rendered.markdown) < 65_536
+    assert "… and 90 more failed cases" in rendered.markdown
+    assert rendered.html.count(long_value) == 100 * len(results["compat"]["checks"])

@@ -15,6 +15,11 @@ from toolkit.report.verdict import Verdict, judge
 
 SPACE_FIELD = "memory_space_id"
 BAD_REPLAY = frozenset({"PARSE_ERROR", "LOST", "CHANGED", "MISROUTED"})
+# The Markdown report must fit a pull-request comment (65,536 characters): it shows the failed
+# cases of a check (up to this many) or one sample case, and cuts long evidence values. The
+# HTML report and results.json keep everything.
+MARKDOWN_CASE_LIMIT = 10
+MARKDOWN_VALUE_LIMIT = 240
 CLIENTS = ("legacy", "new")
 SERVERS = ("legacy", "current")
 # Rollout findings that mean "old servers ignore the new field": from the schema stage's
@@ -150,6 +155,14 @@ class CheckRow:
     outcome: str
     cases: tuple[CaseRow, ...]
 
+    @property
+    def failed_cases(self) -> tuple[CaseRow, ...]:
+        return tuple(case for case in self.cases if case.outcome == "failed")
+
+    @property
+    def passed_count(self) -> int:
+        return len(self.cases) - len(self.failed_cases)
+
 
 @dataclass(frozen=True)
 class ChecklistItem:
@@ -194,6 +207,8 @@ class ReportContext:
     rollout: tuple[RolloutStep, ...]
     checks: tuple[CheckRow, ...]
     failing_checks: tuple[str, ...]
+    markdown_case_limit: int
+    markdown_value_limit: int
     target: str | None
     started_server: bool | None
     operator_checklist: tuple[ChecklistItem, ...]
@@ -509,6 +524,8 @@ def build_context(results: dict[str, Any]) -> ReportContext:
         rollout=rollout,
         checks=checks,
         failing_checks=tuple(c.id for c in checks if c.outcome == "failed"),
+        markdown_case_limit=MARKDOWN_CASE_LIMIT,
+        markdown_value_limit=MARKDOWN_VALUE_LIMIT,
         target=compat["target"] if compat else None,
         started_server=compat["started_server"] if compat else None,
         operator_checklist=_operator_checklist(results, verdict, rollout),

@@ -91,4 +91,4 @@ def lint(module_root: Path, cache_dir: Path) -> list[BufFinding]:
 
 def breaking(module_root: Path, against: Path, cache_dir: Path) -> list[BufFinding]:
     """Findings of `buf breaking` of the module against a folder or image."""
-    return _run(["breaking", "--against", str(against)], module_root, cache_dir)
+    return _run(["breaking", "--against", str(against.resolve())], module_root, cache_dir)

@@ -61,27 +61,47 @@ def _lint(current: LoadedSchema, cache_dir: Path) -> tuple[LintFinding, ...]:
     )
 
 
-def _covered(element: str, changes: Sequence[Change], names: Names) -> bool:
+def _field_type(element: str, indexes: Sequence[SchemaIndex]) -> str | None:
+    for index in indexes:
+        found = index.elements.get(element)
+        type_name = getattr(found.proto, "type_name", "") if found else ""
+        if type_name:
+            return str(type_name).lstrip(".")
+    return None
+
+
+def _covered(
+    element: str, changes: Sequence[Change], names: Names, indexes: Sequence[SchemaIndex]
+) -> bool:
+    """Whether a breaking change already explains a replay outcome on `element`: one on the
+    field, its message, or the message or enum type the field holds."""
     message = element.rpartition(".")[0]
-    return any(
-        change.breaking
-        and (
-            change.element in (element, message)
-            or change.message == message
-            or names.current(change.element) in (element, message)
-            or (change.message is not None and names.current(change.message) == message)
-        )
-        for change in changes
-    )
+    held = _field_type(element, indexes)
+    for change in changes:
+        if not change.breaking:
+            continue
+        where = {change.element, names.current(change.element)}
+        if change.message is not None:
+            where |= {change.message, names.current(change.message)}
+        if where & {element, message}:
+            return True
+        if held and any(w == held or w.startswith(held + ".") for w in where):
+            return True
+    return False
 
 
 def _replay_changes(
-    run: ReplayRun, changes: Sequence[Change], index: SchemaIndex, names: Names, label: str
+    run: ReplayRun,
+    changes: Sequence[Change],
+    indexes: tuple[SchemaIndex, SchemaIndex],
+    names: Names,
+    label: str,
 ) -> list[Change]:
     """A breaking replay outcome no diff change explains becomes a change of its own."""
     extra = []
+    index = indexes[0]
     for element in sorted(run.breaking_elements):
-        if _covered(element, changes, names):
+        if _covered(element, changes, names, indexes):
             continue
         located = index.elements.get(element) or index.elements.get(element.rpartition(".")[0])
         extra.append(
@@ -126,7 +146,7 @@ def judge_baseline(
         )
     )
     run = replay(baseline.schema, current.schema, names, label)
-    changes += _replay_changes(run, changes, current_index, names, label)
+    changes += _replay_changes(run, changes, (current_index, baseline_index), names, label)
     return BaselineFindings(baseline, tuple(changes), run)
 
 

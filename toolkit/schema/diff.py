@@ -2,6 +2,9 @@
 wire, JSON and generated-code (source) compatibility and named by a stable id
 (`<element>:<aspect>`, e.g. `engram.v1.ForgetRequest.memory_id:number`).
 
+A change is *breaking* when it breaks clients already in the field: wire or JSON. A change
+that only breaks generated code (source) is not, but the version policy asks a major bump.
+
 Fields are matched by name; a field whose name vanished while a new name appeared at the same
 number with the same type is a rename. A renamed package maps the old names onto the new ones.
 """
@@ -156,7 +159,7 @@ class _Differ:
                 wire=wire,
                 json=json,
                 source=source,
-                breaking=B in (wire, json, source),
+                breaking=B in (wire, json),
                 buf_rules=(),
                 buf_messages=(),
                 before=before,

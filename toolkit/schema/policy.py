@@ -1,7 +1,7 @@
 """Version policy: the bump a set of changes requires, and whether the declared version meets it.
 
-An incompatible change needs a major bump, an addition a minor bump, a change to comments
-only a patch (versions compared with `packaging.version`).
+An incompatible change (wire, JSON or generated code) needs a major bump, an addition a
+minor bump, a change to comments only a patch (versions compared with `packaging.version`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def required_bump(
     current: descriptor_pb2.FileDescriptorSet,
 ) -> Bump:
     """Accepted incompatible changes still change the schema: they need at least a minor bump."""
-    if any(c.breaking and c.accepted is None for c in changes):
+    if any((c.breaking or c.source == "breaking") and c.accepted is None for c in changes):
         return "major"
     if changes or _without_source_info(baseline) != _without_source_info(current):
         return "minor"

@@ -89,12 +89,28 @@ def _scalar_equal(wf: FieldDescriptor, rf: FieldDescriptor, wv: Any, rv: Any) ->
         r_name = rf.enum_type.values_by_number.get(rv)
         if w_name is not None and r_name is not None:
             return bool(w_name.name == r_name.name)
-        return bool(wv == rv)
+        # A number the reader has no name for is not the value the writer meant.
+        return w_name is None and r_name is None and bool(wv == rv)
     if isinstance(wv, str) and isinstance(rv, bytes):
         return wv.encode() == rv
     if isinstance(wv, bytes) and isinstance(rv, str):
         return wv == rv.encode()
     return bool(wv == rv)
+
+
+def _enum_values_unnamed(
+    wf: FieldDescriptor, rf: FieldDescriptor, differing: list[tuple[Any, Any]]
+) -> str | None:
+    """The writer's enum value names the reader lacks, when that explains every difference."""
+    if wf.type != F.TYPE_ENUM or rf.type != F.TYPE_ENUM:
+        return None
+    names = []
+    for written, read in differing:
+        value = wf.enum_type.values_by_number.get(written)
+        if value is None or value.name in rf.enum_type.values_by_name or written != read:
+            return None
+        names.append(value.name)
+    return ",".join(sorted(set(names)))
 
 
 def _short(value: Any) -> str:
@@ -173,8 +189,8 @@ class _Comparer:
     ) -> Verdict:
         wv = written[wf.name]
         if rf.name not in read:
-            if rf.number in unknown:
-                return Verdict(LOST, f"unknown field {rf.number}", origin, breaking=True)
+            if wf.number in unknown:
+                return Verdict(LOST, f"unknown field {wf.number}", origin, breaking=True)
             for name, value in read.items():
                 if not _is_message(wf) and not wf.is_repeated and value == wv:
                     return self.landed(name, origin, "value")
@@ -191,16 +207,20 @@ class _Comparer:
             return self.fold(wf.name, [self.compare(w, r) for w, r in pairs], origin)
         if _is_message(wf) != _is_message(rf):
             return Verdict(CHANGED, f"read as {_short(rv)}", origin, breaking=True)
-        if wf.is_repeated or rf.is_repeated:
-            w_items = list(wv) if wf.is_repeated else [wv]
-            r_items = list(rv) if rf.is_repeated else [rv]
-            same = len(w_items) == len(r_items) and all(
-                _scalar_equal(wf, rf, a, b) for a, b in zip(w_items, r_items, strict=True)
-            )
-        else:
-            same = _scalar_equal(wf, rf, wv, rv)
-        if same:
+        w_items = list(wv) if wf.is_repeated else [wv]
+        r_items = list(rv) if rf.is_repeated else [rv]
+        if wf.is_repeated != rf.is_repeated or len(w_items) != len(r_items):
+            return Verdict(CHANGED, f"{_short(wv)} read as {_short(rv)}", origin, breaking=True)
+        differing = [
+            (a, b) for a, b in zip(w_items, r_items, strict=True) if not _scalar_equal(wf, rf, a, b)
+        ]
+        if not differing:
             return Verdict(IDENTICAL, "same value", origin)
+        unnamed = _enum_values_unnamed(wf, rf, differing)
+        if unnamed and self.direction == "new_to_old":
+            return Verdict(IGNORED_BY_OLD, f"enum value {unnamed} unknown to the reader", origin)
+        if unnamed:
+            return Verdict(CHANGED, f"enum value {unnamed} has no name in the reader", origin, True)
         return Verdict(CHANGED, f"{_short(wv)} read as {_short(rv)}", origin, breaking=True)
 
     def compare_map(
@@ -229,12 +249,14 @@ class _Comparer:
 
 
 def _parse_errors(
-    sample: Message, reader_cls: type[Message], error: DecodeError
+    sample: Message, reader_cls: type[Message], error: DecodeError, comparer: _Comparer
 ) -> dict[str, Verdict]:
-    """Attribute a parse failure to the fields that cause it on their own."""
+    """Attribute a parse failure to the fields that cause it on their own; every other field
+    is judged as it reads when sent alone."""
     descriptor = sample.DESCRIPTOR
     set_fields = [f for f, _ in sample.ListFields()]
     blamed: dict[str, Verdict] = {}
+    alone_verdicts: dict[str, Verdict] = {}
     for field in set_fields:
         alone = type(sample)()
         alone.CopyFrom(sample)
@@ -242,15 +264,23 @@ def _parse_errors(
             if other is not field:
                 alone.ClearField(other.name)
         try:
-            reader_cls.FromString(alone.SerializeToString())
+            parsed = reader_cls.FromString(alone.SerializeToString())
         except DecodeError as exc:
             origin = f"{descriptor.full_name}.{field.name}"
             blamed[field.name] = Verdict(PARSE_ERROR, str(exc), origin, breaking=True)
-    if not blamed:
-        for field in set_fields:
-            origin = f"{descriptor.full_name}.{field.name}"
-            blamed[field.name] = Verdict(PARSE_ERROR, str(error), origin, breaking=True)
-    return blamed
+            continue
+        verdict = comparer.compare(alone, parsed).get(field.name)
+        if verdict is not None:
+            alone_verdicts[field.name] = verdict
+    if blamed:
+        return {**alone_verdicts, **blamed}
+    # Only the combination fails: every field shares the blame.
+    return {
+        field.name: Verdict(
+            PARSE_ERROR, str(error), f"{descriptor.full_name}.{field.name}", breaking=True
+        )
+        for field in set_fields
+    }
 
 
 def replay_message(
@@ -265,7 +295,7 @@ def replay_message(
         try:
             verdicts = comparer.compare(sample, reader_cls.FromString(sample.SerializeToString()))
         except DecodeError as exc:
-            verdicts = _parse_errors(sample, reader_cls, exc)
+            verdicts = _parse_errors(sample, reader_cls, exc, comparer)
         for name, verdict in verdicts.items():
             if verdict.breaking:
                 breaking.append(verdict)

@@ -3,7 +3,9 @@ and repeated values, and edge values (empty, non-ASCII, extreme integers, invali
 
 Sample k picks arm k // VARIANTS of each oneof and value variant k % VARIANTS. String and
 integer values carry the field's name or number, so a value that lands in another field can
-be traced back to where it was written.
+be traced back to where it was written. The strings-only variant leaves numbers unset: a
+nested message of only text encodes as valid UTF-8, so a renumbered field shows what it does
+to a reader that takes those bytes for a string (a space id made of garbage).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, OneofDescrip
 from google.protobuf.message import Message
 
 F = FieldDescriptor
-VARIANTS = 3  # typical, edge, extreme
+VARIANTS = 4  # typical, edge, extreme, strings only
+STRINGS_ONLY = 3
 MAX_DEPTH = 3
 
 INT_RANGES = {
@@ -48,6 +51,7 @@ def sample_count(descriptor: Descriptor) -> int:
 
 def scalar_value(field: FieldDescriptor, variant: int) -> Any:
     kind = field.type
+    variant = 0 if variant == STRINGS_ONLY else variant
     if kind in INT_RANGES:
         low, high = INT_RANGES[kind]
         return [min(field.number * 1000 + 7, high), low if low < 0 else high, high][variant]
@@ -105,11 +109,13 @@ def populate(message: Message, sample: int, depth: int = 0, stack: tuple[str, ..
                 child = getattr(message, field.name)
                 child.SetInParent()
                 populate(child, sample, depth + 1, stack)
-        elif field.type == F.TYPE_GROUP:
+        elif field.type == F.TYPE_GROUP or (
+            variant == STRINGS_ONLY and field.type not in (F.TYPE_STRING, F.TYPE_BYTES)
+        ):
             continue
         elif field.is_repeated:
             getattr(message, field.name).extend(
-                [scalar_value(field, variant), scalar_value(field, (variant + 1) % VARIANTS)]
+                [scalar_value(field, variant), scalar_value(field, (variant + 1) % STRINGS_ONLY)]
             )
         else:
             setattr(message, field.name, scalar_value(field, variant))
@@ -122,12 +128,12 @@ def _populate_map(
     key_field, value_field = entry.fields_by_name["key"], entry.fields_by_name["value"]
     container = getattr(message, field.name)
     for offset in range(2):
-        key = scalar_value(key_field, (sample + offset) % VARIANTS)
+        key = scalar_value(key_field, (sample + offset) % STRINGS_ONLY)
         if value_field.type == F.TYPE_MESSAGE:
             if value_field.message_type.full_name not in stack:
                 populate(container[key], sample + offset, depth + 1, stack)
         else:
-            container[key] = scalar_value(value_field, (sample + offset) % VARIANTS)
+            container[key] = scalar_value(value_field, (sample + offset) % STRINGS_ONLY)
 
 
 def build_samples(cls: type[Message]) -> list[Message]:

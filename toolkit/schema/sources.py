@@ -94,7 +94,7 @@ def load_schema_source(
     else:
         path = Path(spec)
         if not path.is_absolute():
-            path = project_root / path
+            path = (project_root / path).resolve()
         if path.is_file():
             kind, root = "image", None
         elif path.is_dir():

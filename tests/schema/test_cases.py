@@ -1,0 +1,135 @@
+"""The check judges every schema-change case in fixtures/schema_cases/ as its expected.toml says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.schema.conftest import CASE_NAMES, CASES_ROOT, expected, run_case
+from toolkit.schema.buf import buf_executable, parse_findings
+
+REQUIRED_KINDS = {
+    "field_added_next_number",
+    "fields_renumbered_for_new_field_1",
+    "string_number_taken_over",
+    "int32_to_string",
+    "field_removed_unreserved",
+    "field_removed_reserved",
+    "field_renamed",
+    "field_moved_into_oneof",
+    "enum_value_removed",
+    "rpc_removed",
+    "rpc_streaming_changed",
+    "package_renamed",
+    "message_added",
+    "comments_only",
+}
+
+
+def test_the_cases_cover_every_required_kind_of_change() -> None:
+    assert set(CASE_NAMES) >= REQUIRED_KINDS
+    verdicts = {expected(case)["verdict"] for case in CASE_NAMES}
+    assert verdicts == {"compatible", "incompatible"}
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_case_is_judged_as_expected(case: str, cache_dir: Path) -> None:
+    want = expected(case)
+    report = run_case(cache_dir, case)
+
+    assert report.verdict == want["verdict"]
+    (policy,) = report.version_policy
+    assert policy.required_bump == want["required_bump"]
+    assert sorted(c.id for c in report.changes) == want["changes"]
+    assert sorted(c.id for c in report.changes if c.breaking) == want["breaking"]
+    assert sorted({r for c in report.changes for r in c.buf_rules}) == want["buf_rules"]
+    for direction in ("old_to_new", "new_to_old"):
+        outcomes = {r.message: r.outcome for r in report.replay if r.direction == direction}
+        assert outcomes, direction
+        not_identical = {m: o for m, o in outcomes.items() if o != "IDENTICAL"}
+        assert not_identical == want["replay"][direction], direction
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_never_compatible_where_buf_says_breaking(case: str, cache_dir: Path) -> None:
+    report = run_case(cache_dir, case)
+    flagged = [c for c in report.changes if c.buf_rules]
+    if flagged:
+        assert report.verdict == "incompatible"
+    for change in flagged:
+        # The toolkit's own classification agrees with buf, not just the folded flag.
+        assert "breaking" in (change.wire, change.json), change.id
+        assert change.kind != "buf_finding", f"buf finding not explained by the diff: {change}"
+
+
+def test_string_takeover_is_missed_by_buf_wire_but_caught_by_the_replay(
+    cache_dir: Path, tool_env: dict[str, str]
+) -> None:
+    case = CASES_ROOT / "string_number_taken_over"
+    wire_only = subprocess.run(
+        [
+            buf_executable(),
+            "breaking",
+            "--against",
+            str(case / "baseline"),
+            "--error-format=json",
+            "--config",
+            json.dumps({"version": "v2", "breaking": {"use": ["WIRE"]}}),
+        ],
+        cwd=case / "current",
+        env=tool_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wire_only.returncode == 0, wire_only.stdout + wire_only.stderr
+    assert parse_findings(wire_only.stdout) == []
+
+    report = run_case(cache_dir, "string_number_taken_over")
+    (forget,) = [
+        r
+        for r in report.replay
+        if r.message == "engram.v1.ForgetRequest" and r.direction == "old_to_new"
+    ]
+    fields = {f.field: f for f in forget.fields}
+    assert fields["memory_id"].outcome == "MISROUTED"
+    assert "memory_space_id" in fields["memory_id"].detail
+    assert fields["memory_space_id"].outcome == "MISROUTED"
+
+
+def test_renumbering_routes_old_memory_bytes_to_a_space(cache_dir: Path) -> None:
+    report = run_case(cache_dir, "fields_renumbered_for_new_field_1")
+    old_to_new = {r.message: r for r in report.replay if r.direction == "old_to_new"}
+    fields = {f.field: f.outcome for f in old_to_new["engram.v1.RememberRequest"].fields}
+    assert fields["memory_space_id"] == "MISROUTED"
+    # The bool moved to number 3 is read where a Memory message is expected: dropped.
+    assert fields["auto_link"] == "LOST"
+    new_to_old = {r.message: r for r in report.replay if r.direction == "new_to_old"}
+    parse = [
+        f for f in new_to_old["engram.v1.RememberRequest"].fields if f.outcome == "PARSE_ERROR"
+    ]
+    assert parse and all("parsing" in f.detail for f in parse)
+
+
+def test_buf_rules_are_folded_into_one_change_per_element(cache_dir: Path) -> None:
+    report = run_case(cache_dir, "field_removed_unreserved")
+    (removed,) = report.changes
+    assert removed.element == "engram.v1.RememberRequest.auto_link"
+    assert set(removed.buf_rules) == {
+        "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+        "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
+    }
+    assert len(removed.buf_messages) == 2
+    assert (removed.file, removed.line) == ("engram/v1/engram.proto", 28)
+
+
+def test_change_locations_point_at_the_current_schema(cache_dir: Path) -> None:
+    report = run_case(cache_dir, "int32_to_string")
+    (change,) = report.changes
+    lines = (CASES_ROOT / "int32_to_string/current" / str(change.file)).read_text().splitlines()
+    assert change.line is not None
+    assert "string memories_affected = 1;" in lines[change.line - 1]
+    assert (change.before, change.after) == ("int32", "string")

@@ -49,9 +49,13 @@ class Messages:
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
+        self._classes: dict[str, type[Message]] = {}
 
     def new(self, name: str, **fields: Any) -> Any:
-        return self.schema.message(f"{PACKAGE}.{name}")(**fields)
+        cls = self._classes.get(name)
+        if cls is None:
+            cls = self._classes[name] = self.schema.message(f"{PACKAGE}.{name}")
+        return cls(**fields)
 
     def stored_memory(self, memory: Any) -> StoredMemory:
         created = (

@@ -1,0 +1,260 @@
+"""Benchmark of the reference server, as ratios against a bare echo server in the same run.
+
+    python -m tests.bench.bench_server        (or `nox -s bench`)
+
+The same client harness drives both servers (raw bytes in, raw bytes out), both servers run
+grpc.aio on their own event loop thread in this process, and every figure is a ratio:
+Remember and Recall calls/s vs a bare unary echo; Stream messages/s delivered to 8
+subscribers in 2 spaces vs 8 bare server streams; `registry.get` vs `dict.get`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import tempfile
+import threading
+import time
+import timeit
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from tests.bench.common import best_rate, record
+from toolkit.schema.pool import load_schema
+from toolkit.server.app import ServerConfig, start_server_thread
+from toolkit.server.registry import MemorySpaceRegistry
+from toolkit.server.space_id import MemorySpaceId
+
+UNARY_CALLS = 2000
+STREAM_EVENTS_PER_SPACE = 2500
+SUBSCRIBERS_PER_SPACE = 4
+SPACES = ("bench-a", "bench-b")
+TARGETS = {"recall": 0.8, "remember": 0.7, "stream_fanout": 0.6, "registry_get": 3.0}
+
+SCHEMA = load_schema("current")
+
+
+def msg(name: str, **fields: Any) -> Any:
+    return SCHEMA.message(f"engram.v1.{name}")(**fields)
+
+
+# --- the bare echo server ------------------------------------------------------------------
+
+
+def _stream_message() -> bytes:
+    memory = msg("Memory", id="0123456789abcdef", content="c" * 64, confidence=0.5)
+    response = msg("StreamResponse", event_type=1, memory=memory, sequence=1)
+    response.timestamp.FromNanoseconds(time.time_ns())
+    data: bytes = response.SerializeToString()
+    return data
+
+
+async def _echo(request: bytes, context: Any) -> bytes:
+    return request
+
+
+async def _echo_stream(request: bytes, context: Any) -> Any:
+    message = _stream_message()
+    for _ in range(int(request.decode())):
+        yield message
+
+
+@contextmanager
+def echo_server() -> Iterator[str]:
+    """A grpc.aio echo server on its own loop thread, like the reference server."""
+    loop = asyncio.new_event_loop()
+    ready: concurrent.futures.Future[tuple[Any, int]] = concurrent.futures.Future()
+
+    async def start() -> None:
+        server = grpc.aio.server()
+        handlers = {
+            "Echo": grpc.unary_unary_rpc_method_handler(_echo),
+            "Stream": grpc.unary_stream_rpc_method_handler(_echo_stream),
+        }
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("bench.Echo", handlers),)
+        )
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        ready.set_result((server, port))
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()))
+    thread.start()
+    server, port = ready.result(30)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+# --- the harness, shared by both servers -------------------------------------------------
+
+
+def unary_rate(address: str, path: str, payload: bytes, calls: int = UNARY_CALLS) -> float:
+    with grpc.insecure_channel(address) as channel:
+        call = channel.unary_unary(path)
+        call(payload, timeout=10)  # connect outside the measurement
+
+        def run() -> int:
+            for _ in range(calls):
+                call(payload, timeout=10)
+            return calls
+
+        return best_rate(run)
+
+
+async def _drain(call: Any, expected: int) -> int:
+    received = 0
+    async for _ in call:
+        received += 1
+        if received == expected:
+            call.cancel()
+            break
+    return received
+
+
+def stream_rate(
+    address: str,
+    subscriptions: list[tuple[str, bytes, tuple[tuple[str, str], ...]]],
+    expected: int,
+    writers: Callable[[grpc.aio.Channel], list[Any]],
+) -> float:
+    """Messages/s received by every subscription, from the moment the writers start."""
+
+    async def once() -> float:
+        async with grpc.aio.insecure_channel(address) as channel:
+            calls = [
+                channel.unary_stream(path)(payload, metadata=metadata, timeout=60)
+                for path, payload, metadata in subscriptions
+            ]
+            await asyncio.gather(*(c.initial_metadata() for c in calls))
+            started = time.perf_counter()
+            results = await asyncio.gather(*(_drain(c, expected) for c in calls), *writers(channel))
+            elapsed = time.perf_counter() - started
+            received = sum(results[: len(calls)])
+            assert received == expected * len(calls), (received, expected * len(calls))
+            return received / elapsed
+
+    async def best() -> float:
+        return max([await once() for _ in range(3)])
+
+    return asyncio.run(best())
+
+
+# --- the measurements ------------------------------------------------------------------------
+
+
+def measure_unary(echo: str, engram: str) -> dict[str, float]:
+    remember = msg(
+        "RememberRequest",
+        memory=msg("Memory", id="bench-memory", content="c" * 64, confidence=0.5),
+        memory_space_id="bench-a",
+    ).SerializeToString()
+    recall = msg(
+        "RecallRequest", cue=msg("Cue", id="bench-memory"), memory_space_id="bench-a"
+    ).SerializeToString()
+    figures: dict[str, float] = {}
+    for name, path, payload in (
+        ("remember", "/engram.v1.EngramService/Remember", remember),
+        ("recall", "/engram.v1.EngramService/Recall", recall),
+    ):
+        bare = unary_rate(echo, "/bench.Echo/Echo", payload)
+        served = unary_rate(engram, path, payload)
+        figures[f"{name}_calls_per_s"] = round(served, 1)
+        figures[f"{name}_echo_calls_per_s"] = round(bare, 1)
+        figures[f"{name}_ratio"] = round(served / bare, 3)
+    return figures
+
+
+def measure_stream(echo: str, engram: str) -> dict[str, float]:
+    count = STREAM_EVENTS_PER_SPACE
+    bare_subs = [("/bench.Echo/Stream", str(count).encode(), ())] * (
+        SUBSCRIBERS_PER_SPACE * len(SPACES)
+    )
+    bare = stream_rate(echo, bare_subs, count, lambda channel: [])
+
+    stream_subs = [
+        (
+            "/engram.v1.EngramService/Stream",
+            msg("StreamRequest", memory_space_id=space).SerializeToString(),
+            (),
+        )
+        for space in SPACES
+        for _ in range(SUBSCRIBERS_PER_SPACE)
+    ]
+
+    def writers(channel: grpc.aio.Channel) -> list[Any]:
+        def requests(space: str) -> Iterator[bytes]:
+            for n in range(count):
+                memory = msg("Memory", id=f"s{n}", content="c" * 64, confidence=0.5)
+                yield msg(
+                    "StreamingRememberRequest", memory=memory, memory_space_id=space
+                ).SerializeToString()
+
+        return [
+            channel.stream_unary("/engram.v1.EngramService/StreamingRemember")(
+                requests(space), timeout=60
+            )
+            for space in SPACES
+        ]
+
+    served = stream_rate(engram, stream_subs, count, writers)
+    return {
+        "stream_fanout_msgs_per_s": round(served, 1),
+        "stream_echo_msgs_per_s": round(bare, 1),
+        "stream_fanout_ratio": round(served / bare, 3),
+    }
+
+
+def measure_registry_get() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
+        registry = MemorySpaceRegistry(Path(tmp))
+        ids = [MemorySpaceId(f"space-{n}") for n in range(8)]
+        for space in ids:
+            registry.create(space)
+        plain = {space: object() for space in ids}
+        space = ids[3]
+        number = 1_000_000
+        get = registry.get
+        lookup = plain.get
+        registry_s = min(timeit.repeat(lambda: get(space), number=number, repeat=5))
+        dict_s = min(timeit.repeat(lambda: lookup(space), number=number, repeat=5))
+        registry.close()
+    return {
+        "registry_get_ns": round(registry_s / number * 1e9, 1),
+        "dict_get_ns": round(dict_s / number * 1e9, 1),
+        "registry_get_ratio": round(registry_s / dict_s, 3),
+    }
+
+
+def main() -> None:
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp, echo_server() as echo:
+        config = ServerConfig(data_dir=Path(tmp) / "data")
+        with start_server_thread(config) as engram:
+            for space in SPACES:
+                engram.registry.create(MemorySpaceId(space))
+            figures.update(measure_unary(echo, engram.address))
+            figures.update(measure_stream(echo, engram.address))
+    figures.update(measure_registry_get())
+    figures["targets"] = TARGETS
+    figures["met"] = {
+        "recall": figures["recall_ratio"] >= TARGETS["recall"],
+        "remember": figures["remember_ratio"] >= TARGETS["remember"],
+        "stream_fanout": figures["stream_fanout_ratio"] >= TARGETS["stream_fanout"],
+        "registry_get": figures["registry_get_ratio"] <= TARGETS["registry_get"],
+    }
+    record("server", figures)
+    for key in sorted(figures):
+        print(f"{key}: {figures[key]}")
+
+
+if __name__ == "__main__":
+    main()

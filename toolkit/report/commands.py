@@ -9,9 +9,12 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import EXIT_OK, ToolkitError
+
+if TYPE_CHECKING:
+    from toolkit.report.results import Versions
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,8 @@ def register(subparsers: Any) -> None:
     changelog.set_defaults(func=run_changelog)
 
 
-def _fallback_versions() -> Any:
+def _fallback_versions() -> Versions:
+    """The versions the packaged schemas declare, for a run whose schema stage wrote nothing."""
     from toolkit.report.results import Versions
     from toolkit.schema.pool import load_schema
     from toolkit.schema.version import declared_version

@@ -1,0 +1,155 @@
+"""Accepted changes, the version policy, the printed summary and GitHub annotations."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from tests.conftest import run_cli
+from tests.schema.conftest import CASES_ROOT, cli_env, run_case
+from toolkit.schema.policy import minimum_version
+
+RPC_REMOVED = "engram.v1.EngramService.Forget:removed"
+ANNOTATION = re.compile(r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+)::(?P<text>.+)$")
+
+
+def write_accept(path: Path, change_id: str, expires: str | None) -> Path:
+    lines = ["[[accept]]", f'id = "{change_id}"', 'reason = "Forget moved to the admin API"']
+    if expires:
+        lines.append(f"expires = {expires}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_an_accepted_change_does_not_fail_the_check(cache_dir: Path, tmp_path: Path) -> None:
+    accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, "2999-12-31")
+    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    assert report.verdict == "compatible"
+    (change,) = report.changes
+    assert change.breaking and change.accepted is not None
+    assert change.accepted.reason == "Forget moved to the admin API"
+    assert change.accepted.expires == "2999-12-31"
+    (use,) = report.acceptances
+    assert (use.id, use.status) == (RPC_REMOVED, "used")
+
+
+def test_an_expired_acceptance_accepts_nothing(cache_dir: Path, tmp_path: Path) -> None:
+    accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, "2001-01-01")
+    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    assert report.verdict == "incompatible"
+    assert report.changes[0].accepted is None
+    assert [u.status for u in report.acceptances] == ["expired"]
+
+
+def test_an_unused_acceptance_is_reported(cache_dir: Path, tmp_path: Path) -> None:
+    accept = write_accept(tmp_path / "accept.toml", "engram.v1.Nothing.here:removed", None)
+    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    assert report.verdict == "incompatible"
+    assert [(u.status, u.expires) for u in report.acceptances] == [("unused", None)]
+
+
+def test_cli_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "cache")
+    common = ["--project-root", str(CASES_ROOT), "--json", str(tmp_path / "s.json")]
+    breaking = run_cli(
+        [
+            "check",
+            "--baseline",
+            "rpc_removed/baseline",
+            "--current",
+            "rpc_removed/current",
+            *common,
+        ],
+        env=env,
+    )
+    assert breaking.returncode == 1, breaking.stderr
+    assert breaking.stdout.splitlines()[0].startswith("schema check: INCOMPATIBLE")
+    accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, None)
+    accepted = run_cli(
+        [
+            "check", "--baseline", "rpc_removed/baseline", "--current", "rpc_removed/current",
+            "--accept", str(accept), *common,
+        ],
+        env=env,
+    )  # fmt: skip
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert f"acceptance {RPC_REMOVED}: used" in accepted.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("string_number_taken_over", 2),
+        ("field_added_next_number", 0),
+    ],
+)
+def test_github_annotations_only_for_breaking_findings(
+    case: str, expected: int, tmp_path: Path
+) -> None:
+    proc = run_cli(
+        [
+            "check", "--project-root", str(CASES_ROOT), "--baseline", f"{case}/baseline",
+            "--current", f"{case}/current", "--json", str(tmp_path / "s.json"),
+            "--annotations", "github",
+        ],
+        env=cli_env(tmp_path / "cache"),
+    )  # fmt: skip
+    annotations = [line for line in proc.stdout.splitlines() if line.startswith("::")]
+    assert len(annotations) == expected, proc.stdout
+    for annotation in annotations:
+        match = ANNOTATION.match(annotation)
+        assert match, annotation
+        assert match["file"] == f"{case}/current/engram/v1/engram.proto"
+        source = (CASES_ROOT / match["file"]).read_text().splitlines()
+        assert "memory_" in source[int(match["line"]) - 1]
+        assert "ForgetRequest.memory_" in match["text"]
+
+
+def test_annotations_leave_out_accepted_changes(tmp_path: Path) -> None:
+    accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, None)
+    proc = run_cli(
+        [
+            "check", "--project-root", str(CASES_ROOT), "--baseline", "rpc_removed/baseline",
+            "--current", "rpc_removed/current", "--json", str(tmp_path / "s.json"),
+            "--annotations", "github", "--accept", str(accept),
+        ],
+        env=cli_env(tmp_path / "cache"),
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert not [line for line in proc.stdout.splitlines() if line.startswith("::")]
+
+
+@pytest.mark.parametrize(
+    ("baseline", "bump", "minimum"),
+    [
+        ("1.0.0", "major", "2.0.0"),
+        ("1.4.2", "minor", "1.5.0"),
+        ("1.4.2", "patch", "1.4.3"),
+        ("1.4.2", "none", "1.4.2"),
+        ("2", "minor", "2.1.0"),
+    ],
+)
+def test_minimum_version_per_bump(baseline: str, bump: str, minimum: str) -> None:
+    assert minimum_version(Version(baseline), bump) == Version(minimum)  # type: ignore[arg-type]
+
+
+def test_declared_version_below_the_required_bump_fails(cache_dir: Path) -> None:
+    report = run_case(cache_dir, "version_not_bumped")
+    (policy,) = report.version_policy
+    assert (policy.declared, policy.minimum_version, policy.satisfied) == ("1.0.0", "1.1.0", False)
+    assert not [c for c in report.changes if c.breaking]
+    assert report.verdict == "incompatible"
+    bumped = run_case(cache_dir, "field_added_next_number")
+    assert bumped.version_policy[0].satisfied and bumped.verdict == "compatible"
+
+
+def test_acceptance_dates_are_compared_with_today() -> None:
+    from toolkit.schema.accept import AcceptanceEntry
+
+    entry = AcceptanceEntry("x:removed", "reason", datetime.date(2025, 6, 1))
+    assert not entry.expired(datetime.date(2025, 6, 1))
+    assert entry.expired(datetime.date(2025, 6, 2))

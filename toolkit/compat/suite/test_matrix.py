@@ -12,7 +12,6 @@ import pytest
 
 from toolkit.compat.calls import LegacyClient, NewClient, echoed_space
 from toolkit.compat.checks import check
-from toolkit.compat.client import DEPRECATION_HEADER
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
 from toolkit.compat.results import SPACE_IGNORED
@@ -38,6 +37,7 @@ def test_matrix_cell(
     server: str,
     compat_env: CompatEnv,
     unique: Callable[[str], str],
+    default_space: str,
     evidence: Evidence,
 ) -> None:
     channel = compat_env.channel("legacy" if server == "legacy" else "current")
@@ -53,8 +53,9 @@ def test_matrix_cell(
         if not outcome.ok or found != [memory_id]:
             observed = f"FAILED_{outcome.code}"
         elif server == "current":
-            deprecated = outcome.header(DEPRECATION_HEADER) is not None
-            observed = "OK_DEFAULT_SPACE" if deprecated else "OK_DEFAULT_SPACE_SILENT"
+            # Whether it was also told it is deprecated is DEPRECATION_WARNING's concern.
+            echoed = echoed_space(outcome)
+            observed = "OK_DEFAULT_SPACE" if echoed == default_space else f"OK_ROUTED_TO_{echoed}"
         else:
             observed = "OK"
     else:

@@ -1,0 +1,90 @@
+"""Every compat check fails against a server broken in its way, and the others still pass.
+
+Each run is `engram-compat replay` in a subprocess with small sizes (`--scale 0.2`) and one
+worker, against a variant from `tests/compat/variants.py`; compat.json is the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cli
+from toolkit.compat.checks import CHECKS
+
+VARIANTS: dict[str, set[str]] = {
+    "good": set(),
+    "auto_create": {"ERR_UNKNOWN_SPACE"},
+    "no_deprecation_header": {"DEPRECATION_WARNING"},
+    # Ignoring the header also hides a conflicting or malformed header: those checks see it.
+    "ignore_header": {"ROUTE_HEADER", "ERR_CONFLICT", "ERR_MALFORMED_SPACE"},
+    "leaky_hub": {"STREAM_ISOLATION"},
+    "stalling_hub": {"STREAM_BACKPRESSURE"},
+}
+
+
+def replay(variant: str, reports: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    result = run_cli(
+        [
+            "replay",
+            "--server-factory",
+            f"tests.compat.variants:{variant}",
+            "--reports",
+            str(reports),
+            "--scale",
+            "0.2",
+            "-n",
+            "0",
+            *extra,
+        ]
+    )
+    document = json.loads((reports / "compat.json").read_text())
+    return result.returncode, document, result.stdout
+
+
+def outcomes(document: dict[str, Any]) -> dict[str, str]:
+    return {check["id"]: check["outcome"] for check in document["checks"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variant_fails_exactly_its_checks(variant: str, tmp_path: Path) -> None:
+    code, document, stdout = replay(variant, tmp_path)
+    failing = {check for check, outcome in outcomes(document).items() if outcome == "failed"}
+    assert set(outcomes(document)) == set(CHECKS), "every check must have run"
+    assert failing == VARIANTS[variant], stdout[-3000:]
+    assert code == (0 if not failing else 1)
+    assert document["verdict"] == ("passed" if not failing else "failed")
+    for check in document["checks"]:
+        for case in check["cases"]:
+            if case["outcome"] == "failed":
+                assert case["expected"] and case["observed"], case
+                assert f"expected: {case['expected']}" in stdout
+
+
+@pytest.mark.slow
+def test_renumbered_schema_breaks_legacy_routing(tmp_path: Path) -> None:
+    code, document, _ = replay("renumbered", tmp_path, "--checks", "ROUTE_DEFAULT_LEGACY")
+    assert code == 1
+    (check,) = document["checks"]
+    by_case = {c["name"].split("[")[1].rstrip("]"): c for c in check["cases"]}
+    failed = {name for name, case in by_case.items() if case["outcome"] == "failed"}
+    # Old field 1 is read as memory_space_id: a Memory's bytes are rejected, a memory id
+    # becomes a (missing) space. Untouched messages still pass, so the check is selective.
+    assert {"Remember/memory", "Forget/by_id"} <= failed
+    assert by_case["Introspect/plain"]["outcome"] == "passed"
+    assert by_case["Experience/minimal"]["outcome"] == "passed"
+    observed = by_case["Forget/by_id"]["observed"]
+    assert "NOT_FOUND" in observed and "legacy-forget-001" in observed
+
+
+def test_matrix_yields_the_rollout_rule(tmp_path: Path) -> None:
+    code, document, _ = replay("good", tmp_path, "--checks", "MATRIX")
+    assert code == 0
+    cells = {(c["client"], c["server"]): c for c in document["matrix"]}
+    assert cells[("new", "legacy")]["observed"] == "OK_SPACE_IGNORED"
+    assert all(c["passed"] for c in cells.values())
+    assert document["rollout"] == [{"id": "UPGRADE_SERVERS_FIRST", "reason_check": "MATRIX"}]

@@ -145,7 +145,10 @@ def judge_baseline(
             )
         )
     )
-    run = replay(baseline.schema, current.schema, names, label)
+    try:
+        run = replay(baseline.schema, current.schema, names, label)
+    except RecursionError as exc:
+        raise SchemaSourceError(f"baseline {label}: messages nest too deeply to replay") from exc
     changes += _replay_changes(run, changes, (current_index, baseline_index), names, label)
     return BaselineFindings(baseline, tuple(changes), run)
 

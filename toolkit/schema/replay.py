@@ -150,7 +150,10 @@ class _Comparer:
             reader_name = pairs.get(wf.name)
             if wf.name not in written:
                 if reader_name is not None and reader_name in read:
-                    out[wf.name] = self.landed(reader_name, origin, "another field")
+                    landed = self.landed(reader_name, origin, "")
+                    out[wf.name] = Verdict(
+                        landed.outcome, "holds another field's value", origin, True
+                    )
                 else:
                     out[wf.name] = Verdict(IDENTICAL, "not set", origin)
                 continue

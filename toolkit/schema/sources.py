@@ -89,26 +89,20 @@ def load_schema_source(
     """Read, compile (cached) and version the schema named by `spec`."""
     kind: SourceKind
     if spec.startswith(GIT_PREFIX):
-        kind = "git"
-        root: Path | None = _export_git(spec, project_root, workdir)
+        kind, path = "git", _export_git(spec, project_root, workdir)
     else:
         path = Path(spec)
         if not path.is_absolute():
             path = (project_root / path).resolve()
         if path.is_file():
-            kind, root = "image", None
+            kind = "image"
         elif path.is_dir():
-            kind, root = "dir", path
+            kind = "dir"
         else:
             raise SchemaSourceError(f"{spec}: no such folder or image file")
     try:
-        if root is None:
-            buf_input = project_root / spec if not Path(spec).is_absolute() else Path(spec)
-            files = _read_image(buf_input)
-        else:
-            buf_input = root
-            files = compiled_descriptor_set(root, cache_dir)
+        files = _read_image(path) if kind == "image" else compiled_descriptor_set(path, cache_dir)
         version = declared_version(files)
     except ToolkitError as exc:
         raise SchemaSourceError(f"schema {spec}: {exc}") from exc
-    return LoadedSchema(spec, kind, buf_input, root, files, version)
+    return LoadedSchema(spec, kind, path, None if kind == "image" else path, files, version)

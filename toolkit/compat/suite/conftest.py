@@ -23,6 +23,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("recorded_case", cases)
 
 
+# Longest first, so with pytest-xdist the slow stream checks overlap the many short ones.
+SLOW_FIRST = ("STREAM_BACKPRESSURE", "STREAM_ISOLATION")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("compat_check")
+        check_id = marker.args[0] if marker else ""
+        return SLOW_FIRST.index(check_id) if check_id in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def server(compat_env: CompatEnv) -> ServerUnderTest:
     return compat_env.server("current")

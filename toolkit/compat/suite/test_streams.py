@@ -102,9 +102,13 @@ def test_stalled_subscriber_slows_no_one_else(
     stalled_client = NewClient(stalled_channel, stalled_space)
     stalled = stalled_client.stream("Stream", stalled_client.request("Stream"), timeout=120)
     stalled.initial_metadata()  # subscribed; from now on it never reads
-    ids = [f"fill-{n}" for n in range(fill)]
+    filler_client = new_client(stalled_space)
+    fill_requests = (
+        filler_client.request("StreamingRemember", memory={"id": f"fill-{n}", "content": payload})
+        for n in range(fill)
+    )
     filler = threading.Thread(
-        target=_write_all, args=(new_client(stalled_space), ids, payload), daemon=True
+        target=filler_client.call, args=("StreamingRemember", *fill_requests), daemon=True
     )
     try:
         filler.start()

@@ -31,6 +31,12 @@ def install(session: nox.Session, extras: str = "") -> None:
     session.env["BUF_CACHE_DIR"] = str(ROOT / ".cache" / "buf")
 
 
+def discard(*names: str) -> None:
+    """Remove a stage's previous output, so a stage that crashes never leaves stale results."""
+    for name in names:
+        (REPORTS / name).unlink(missing_ok=True)
+
+
 @nox.session(python=PYTHON)
 def stubs(session: nox.Session) -> None:
     """Regenerate toolkit/generated/ from the schemas (`-- --check`: fail on drift instead)."""
@@ -68,6 +74,7 @@ def tests(session: nox.Session) -> None:
 def schema(session: nox.Session) -> None:
     """Judge proto/ against the released baseline: buf, descriptor diff, wire replay, version."""
     install(session)
+    discard("schema.json")
     session.run("engram-compat", "check", "--json", str(REPORTS / "schema.json"), *session.posargs)
 
 
@@ -75,6 +82,7 @@ def schema(session: nox.Session) -> None:
 def compat(session: nox.Session) -> None:
     """Replay legacy and new clients against the reference server (`-- --target HOST:PORT`)."""
     install(session, "test")
+    discard("compat.json", "junit-compat.xml")
     session.run("engram-compat", "replay", "--reports", str(REPORTS), *session.posargs)
 
 

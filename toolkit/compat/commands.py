@@ -74,12 +74,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from toolkit.compat.recordings import (
-        default_recordings_dir,
-        load_recordings,
-        wire_mismatches,
-        write_wire,
-    )
+    from toolkit.compat.recordings import load_recordings, wire_mismatches, write_wire
+    from toolkit.compat.settings import default_recordings_dir
 
     root: Path = args.recordings or default_recordings_dir()
     cases = load_recordings(root)

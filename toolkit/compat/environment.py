@@ -5,56 +5,71 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from dataclasses import dataclass
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 import grpc
 
 from toolkit.compat.calls import NewClient
+from toolkit.compat.server_log import ServerLog
 from toolkit.compat.servers import ExternalServer, ServerUnderTest, load_factory
+from toolkit.compat.settings import CompatSettings
 from toolkit.errors import ToolkitError
 from toolkit.schema.pool import SchemaName
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class CompatSettings:
-    target: str | None
-    legacy_target: str | None
-    recordings: Path
-    scale: float
-    server_factory: str | None
-
-
 class CompatEnv:
-    """Starts (or points at) the servers lazily, hands out channels, cleans up at the end."""
+    """Starts (or points at) the servers, hands out channels, cleans up at the end."""
 
     def __init__(self, settings: CompatSettings, workdir: Path, worker: str) -> None:
         self.settings = settings
         self.workdir = workdir
         # Unique per worker and run, so runs against a shared external target never collide.
         self.prefix = f"ec-{worker.replace('gw', 'w')}-{secrets.token_hex(3)}"
-        self._servers: dict[SchemaName, ServerUnderTest] = {}
+        self._servers: dict[SchemaName, Future[ServerUnderTest]] = {}
         self._channels: dict[SchemaName, grpc.Channel] = {}
         self._created: list[str] = []
+        self._server_log: ServerLog | None = None
         self._counter = 0
         self._lock = threading.Lock()
 
-    def server(self, schema: SchemaName) -> ServerUnderTest:
-        with self._lock:
-            if schema not in self._servers:
-                self._servers[schema] = self._start(schema)
-            return self._servers[schema]
+    def start(self, schema: SchemaName) -> None:
+        """Start `schema`'s server in the background, so it boots while the suite gets ready."""
+        future = self._claim(schema)
+        if future is not None:
+            threading.Thread(
+                target=self._start, args=(schema, future), name=f"start-{schema}", daemon=True
+            ).start()
 
-    def _start(self, schema: SchemaName) -> ServerUnderTest:
-        external = self.settings.target if schema == "current" else self.settings.legacy_target
-        if external:
-            return ExternalServer(external)
-        data_dir = self.workdir / f"data-{schema}"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        return load_factory(self.settings.server_factory)(schema, data_dir)
+    def server(self, schema: SchemaName) -> ServerUnderTest:
+        """`schema`'s server, once it is serving (started now if nobody started it yet)."""
+        future = self._claim(schema)
+        if future is not None:
+            self._start(schema, future)
+        return self._servers[schema].result()
+
+    def _claim(self, schema: SchemaName) -> Future[ServerUnderTest] | None:
+        """A new future to fulfil when `schema`'s server is not being started yet."""
+        with self._lock:
+            if schema in self._servers:
+                return None
+            future: Future[ServerUnderTest] = Future()
+            self._servers[schema] = future
+            return future
+
+    def _start(self, schema: SchemaName, future: Future[ServerUnderTest]) -> None:
+        try:
+            external = self.settings.target if schema == "current" else self.settings.legacy_target
+            if external:
+                future.set_result(ExternalServer(external))
+                return
+            data_dir = self.workdir / f"data-{schema}"
+            data_dir.mkdir(parents=True, exist_ok=True)
+            future.set_result(load_factory(self.settings.server_factory)(schema, data_dir))
+        except BaseException as exc:  # handed to whoever waits for this server
+            future.set_exception(exc)
 
     def channel(self, schema: SchemaName) -> grpc.Channel:
         server = self.server(schema)
@@ -69,8 +84,15 @@ class CompatEnv:
                 self._channels[schema] = channel
             return self._channels[schema]
 
-    def log_records(self) -> list[dict[str, Any]] | None:
-        return self.server("current").log_records()
+    def server_log(self) -> ServerLog | None:
+        """The current server's log with its sentinel; None when the log cannot be read."""
+        server = self.server("current")
+        if server.log_records() is None:
+            return None
+        with self._lock:
+            if self._server_log is None:
+                self._server_log = ServerLog(server.log_records, server.address)
+            return self._server_log
 
     def space_name(self, label: str) -> str:
         with self._lock:
@@ -78,7 +100,7 @@ class CompatEnv:
             return f"{self.prefix}-{label}-{self._counter}"[:64]
 
     def new_space(self, label: str) -> str:
-        """Create a fresh space on the current server (deleted again at the end)."""
+        """Create a fresh space on the current server (deleted at the end on an external one)."""
         space = self.space_name(label)
         admin = NewClient(self.channel("current"), None, "none")
         outcome = admin.call("CreateSpace", admin.request("CreateSpace", memory_space_id=space))
@@ -89,15 +111,23 @@ class CompatEnv:
         return space
 
     def close(self) -> None:
+        """Delete the spaces made on an external target; stop every server this env started."""
         channel = self._channels.get("current")
-        if channel is not None:
+        if channel is not None and self.settings.target:
+            # A server the suite started is discarded with its data dir: nothing to delete there.
             admin = NewClient(channel, None, "none")
             for space in self._created:
                 request = admin.request("DeleteSpace", memory_space_id=space)
                 outcome = admin.call("DeleteSpace", request, timeout=5)
                 if not outcome.ok:
                     log.warning("could not delete space %s: %s", space, outcome.details)
+        if self._server_log is not None:
+            self._server_log.close()
         for open_channel in self._channels.values():
             open_channel.close()
-        for server in self._servers.values():
+        for future in self._servers.values():
+            try:
+                server = future.result()
+            except Exception:  # it never started; its error was reported where it was needed
+                continue
             server.stop()

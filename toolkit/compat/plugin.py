@@ -3,7 +3,9 @@
 Loaded with `-p toolkit.compat.plugin` (see `engram-compat replay`). Each suite test is a case
 of one check (`@check("ID")`); its outcome, duration and evidence travel to the controller in
 the report's user_properties (so they survive pytest-xdist), and the controller writes
-compat.json at the end of the session.
+compat.json at the end of the session. The process that runs tests starts its server when its
+session starts, so the server boots while the suite is collected; the xdist controller runs no
+test and imports nothing of gRPC, so the workers start sooner.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 import pytest
 
-from toolkit.compat.calls import LegacyClient
 from toolkit.compat.checks import CHECKS, MARKER
-from toolkit.compat.environment import CompatEnv, CompatSettings
 from toolkit.compat.evidence import Evidence
-from toolkit.compat.recordings import default_recordings_dir, load_wire
 from toolkit.compat.results import CaseResult, build_results, write_results
+from toolkit.compat.settings import CompatSettings, default_recordings_dir
+
+if TYPE_CHECKING:
+    import grpc
+
+    from toolkit.compat.calls import LegacyClient
+    from toolkit.compat.environment import CompatEnv
 
 CASE_PROPERTY = "compat_case"
 EVIDENCE_KEY = pytest.StashKey[Evidence]()
@@ -49,6 +54,11 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _is_controller(config: pytest.Config) -> bool:
+    """The pytest-xdist controller: it hands tests to workers and runs none itself."""
+    return not _is_worker(config) and config.getoption("dist", "no") != "no"
+
+
 def check_of(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker(MARKER)
     return str(marker.args[0]) if marker is not None else None
@@ -68,11 +78,27 @@ class CompatPlugin:
             server_factory=config.getoption("--compat-server-factory"),
         )
         config.stash[SETTINGS_KEY] = self.settings
+        self._env: CompatEnv | None = None
         wanted = config.getoption("--compat-checks")
         self.only = {c.strip() for c in wanted.split(",") if c.strip()}
         unknown = self.only - set(CHECKS)
         if unknown:
             raise pytest.UsageError(f"unknown compat checks: {', '.join(sorted(unknown))}")
+
+    # --- the servers of this process --------------------------------------------------------
+
+    def environment(self) -> CompatEnv:
+        if self._env is None:
+            from toolkit.compat.environment import CompatEnv
+
+            factory: pytest.TempPathFactory = self.config._tmp_path_factory  # type: ignore[attr-defined]
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            self._env = CompatEnv(self.settings, factory.mktemp("compat"), worker)
+        return self._env
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not _is_controller(self.config):
+            self.environment().start("current")
 
     # --- collection ------------------------------------------------------------------------
 
@@ -126,7 +152,10 @@ class CompatPlugin:
 
     # --- the end of the run ----------------------------------------------------------------
 
+    @pytest.hookimpl(trylast=True)  # after the session fixtures that use the servers are done
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._env is not None:
+            self._env.close()
         path = self.config.getoption("--compat-json")
         if _is_worker(self.config) or not path:
             return
@@ -171,16 +200,9 @@ def _plugin(config: pytest.Config) -> CompatPlugin:
 
 
 @pytest.fixture(scope="session")
-def compat_env(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[CompatEnv]:
+def compat_env(request: pytest.FixtureRequest) -> CompatEnv:
     """The servers under test for this worker, and the spaces the suite created on them."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    env = CompatEnv(_plugin(request.config).settings, tmp_path_factory.mktemp("compat"), worker)
-    try:
-        yield env
-    finally:
-        env.close()
+    return _plugin(request.config).environment()
 
 
 @pytest.fixture(scope="session")
@@ -190,11 +212,15 @@ def channel(compat_env: CompatEnv) -> grpc.Channel:
 
 @pytest.fixture(scope="session")
 def legacy(channel: grpc.Channel) -> LegacyClient:
+    from toolkit.compat.calls import LegacyClient
+
     return LegacyClient(channel)
 
 
 @pytest.fixture(scope="session")
 def recordings(compat_env: CompatEnv) -> dict[str, tuple[bytes, ...]]:
+    from toolkit.compat.recordings import load_wire
+
     return load_wire(compat_env.settings.recordings)
 
 

@@ -57,10 +57,6 @@ class WireMismatch:
     reason: str  # "missing" | "differs"
 
 
-def default_recordings_dir() -> Path:
-    return Path.cwd() / "fixtures" / "legacy_requests"
-
-
 def _legacy_methods(schema: Schema) -> dict[str, RpcMethod]:
     return {m.name: m for m in schema.methods() if m.service == LEGACY_SERVICE}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,6 +14,9 @@ from toolkit.errors import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, ToolkitError
 SUITE_PACKAGE = "toolkit.compat.suite"
 COMPAT_JSON = "compat.json"
 JUNIT_XML = "junit-compat.xml"
+# The suite needs pytest-xdist and its own plugin, nothing else that happens to be installed:
+# other plugins (pytest-benchmark, hypothesis, ...) cost ~1 s a process at start and end.
+PLUGINS = ("xdist.plugin", "toolkit.compat.plugin")
 
 
 @dataclass(frozen=True)
@@ -39,14 +43,17 @@ def pytest_command(options: ReplayOptions) -> list[str]:
         sys.executable,
         "-m",
         "pytest",
-        "-p",
-        "toolkit.compat.plugin",
+        *(argument for plugin in PLUGINS for argument in ("-p", plugin)),
         "-p",
         "no:cacheprovider",
         "--pyargs",
         SUITE_PACKAGE,
         "-n",
         options.workers,
+        # Hand out tests one at a time: short ones go to whichever worker is free (see the
+        # suite's conftest for how the slow ones start on different workers).
+        "--maxschedchunk",
+        "1",
         "-q",
         "-o",
         "console_output_style=classic",
@@ -71,7 +78,8 @@ def replay(options: ReplayOptions) -> int:
     """Run the suite; 0 when every check passed, 1 when one failed, 2 when it could not run."""
     command = pytest_command(options)
     options.reports.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(command, check=False)
+    environment = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    result = subprocess.run(command, env=environment, check=False)
     if result.returncode == 0:
         return EXIT_OK
     if result.returncode == 1:

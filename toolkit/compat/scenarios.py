@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -96,30 +95,3 @@ def recall_ids(client: NewClient, *, memory_id: str = "", content: str = "") -> 
     if not outcome.ok:
         raise AssertionError(f"Recall failed: {outcome.code} {outcome.details}")
     return [m.id for m in outcome.response.memories]
-
-
-def wait_for_log(
-    read: Callable[[], list[dict[str, Any]] | None],
-    predicate: Callable[[dict[str, Any]], bool],
-    *,
-    after: int,
-    timeout: float = 3.0,
-) -> list[dict[str, Any]]:
-    """Log records after index `after` that match `predicate`, waiting a moment for them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        records = read() or []
-        found = [r for r in records[after:] if predicate(r)]
-        if found or time.monotonic() >= deadline:
-            return found
-        time.sleep(0.02)
-
-
-def is_deprecation_record(rpc: str) -> Callable[[dict[str, Any]], bool]:
-    def matches(record: dict[str, Any]) -> bool:
-        level = str(record.get("level", record.get("levelname", ""))).upper()
-        return level == "WARNING" and (
-            record.get("rpc") == rpc or rpc in str(record.get("message"))
-        )
-
-    return matches

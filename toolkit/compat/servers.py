@@ -1,8 +1,10 @@
 """The server under test: an external target, or the reference server started in a subprocess.
 
 The suite only needs an address, the server's log records (when it can read them) and a way
-to stop what it started. A `ServerFactory` makes one; tests of the suite pass their own
-(deliberately broken servers) with `--compat-server-factory module:function`.
+to stop what it started. MATRIX's 1.0.0 server (`serve --schema legacy`) runs in a thread of
+the suite's process instead: it answers four calls and its log is not read, so a process of
+its own would only cost start-up time. A `ServerFactory` makes one; tests of the suite pass
+their own (deliberately broken servers) with `--compat-server-factory module:function`.
 """
 
 from __future__ import annotations
@@ -148,7 +150,29 @@ class ServerProcess:
         self._reader.join(timeout=5)
 
 
+class ServerThread:
+    """The reference server (what `engram-compat serve` runs) on a thread of this process."""
+
+    def __init__(self, schema: SchemaName, data_dir: Path) -> None:
+        from toolkit.server.app import ServerConfig, start_server_thread
+
+        self._running = start_server_thread(ServerConfig(data_dir=data_dir, schema=schema))
+
+    @property
+    def address(self) -> str:
+        return self._running.address
+
+    def log_records(self) -> list[dict[str, Any]] | None:
+        return None
+
+    def stop(self) -> None:
+        self._running.stop()
+
+
 def reference_server(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """The current server in a process of its own (its log read); the legacy one in a thread."""
+    if schema == "legacy":
+        return ServerThread(schema, data_dir)
     return ServerProcess(schema, data_dir)
 
 

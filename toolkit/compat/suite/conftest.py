@@ -8,10 +8,11 @@ import grpc
 import pytest
 
 from toolkit.compat.calls import ClientMode, NewClient
-from toolkit.compat.environment import CompatEnv, CompatSettings
+from toolkit.compat.environment import CompatEnv
 from toolkit.compat.plugin import SETTINGS_KEY
 from toolkit.compat.recordings import load_recordings
 from toolkit.compat.servers import ServerUnderTest
+from toolkit.compat.settings import CompatSettings
 
 NewClientFactory = Callable[..., NewClient]
 
@@ -23,17 +24,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("recorded_case", cases)
 
 
-# Longest first, so with pytest-xdist the slow stream checks overlap the many short ones.
+# The slow checks, longest first. pytest-xdist (with `--maxschedchunk 1`, as `engram-compat
+# replay` runs it) hands each worker the next two tests to begin with, so a slow test in every
+# other place starts on a worker of its own; the short tests fill in behind them.
 SLOW_FIRST = ("STREAM_BACKPRESSURE", "STREAM_ISOLATION")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        marker = item.get_closest_marker("compat_check")
-        check_id = marker.args[0] if marker else ""
-        return SLOW_FIRST.index(check_id) if check_id in SLOW_FIRST else len(SLOW_FIRST)
+def _check_of(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("compat_check")
+    return str(marker.args[0]) if marker else ""
 
-    items.sort(key=rank)
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slow = sorted(
+        (item for item in items if _check_of(item) in SLOW_FIRST),
+        key=lambda item: SLOW_FIRST.index(_check_of(item)),
+    )
+    short = [item for item in items if _check_of(item) not in SLOW_FIRST]
+    ordered: list[pytest.Item] = []
+    for item in slow:
+        ordered.append(item)
+        if short:
+            ordered.append(short.pop(0))
+    items[:] = ordered + short
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,13 @@ from toolkit.compat.checks import check
 from toolkit.compat.client import DEPRECATION_HEADER
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
-from toolkit.compat.scenarios import EventWatcher, is_deprecation_record, wait_for_log
+from toolkit.compat.scenarios import EventWatcher
+from toolkit.compat.server_log import is_deprecation_record
 from toolkit.compat.suite.conftest import NewClientFactory
 from toolkit.compat.suite.test_routing import RPCS
 
 
-def _headers_of_call(rpc: str, call: Callable[[], CallOutcome | EventWatcher]) -> dict[str, str]:
+def _headers_of_call(call: Callable[[], CallOutcome | EventWatcher]) -> dict[str, str]:
     result = call()
     if isinstance(result, EventWatcher):
         try:
@@ -32,19 +33,15 @@ def _observe(
     evidence: Evidence,
     rpc: str,
     call: Callable[[], CallOutcome | EventWatcher],
-    *,
-    wait_s: float,
 ) -> tuple[str | None, list[dict[str, Any]] | None]:
     """The deprecation header of the call and the WARNING records it caused (None: no log)."""
-    before = compat_env.log_records()
-    headers = _headers_of_call(rpc, call)
-    header = headers.get(DEPRECATION_HEADER)
-    if before is None:
+    server_log = compat_env.server_log()
+    mark = server_log.mark() if server_log is not None else 0
+    header = _headers_of_call(call).get(DEPRECATION_HEADER)
+    if server_log is None:
         evidence.record(server_log="not readable (external target): header checked only")
         return header, None
-    records = wait_for_log(
-        compat_env.log_records, is_deprecation_record(rpc), after=len(before), timeout=wait_s
-    )
+    records = [r for r in server_log.records_since(mark) if is_deprecation_record(rpc)(r)]
     return header, records
 
 
@@ -64,7 +61,7 @@ def test_legacy_call_is_deprecated(
             return EventWatcher.legacy(legacy, wire[0])
         return legacy.send(rpc, wire)
 
-    header, records = _observe(compat_env, evidence, rpc, call, wait_s=3.0)
+    header, records = _observe(compat_env, evidence, rpc, call)
     evidence.record(recording=recorded_case, deprecation_header=header)
     evidence.verify(
         bool(header), f"{DEPRECATION_HEADER} header on legacy {rpc}", "no deprecation header"
@@ -103,9 +100,9 @@ def test_explicit_call_is_not_deprecated(
             return EventWatcher.new(client)
         return client.call(rpc, *requests[rpc])
 
-    # The server logs before it answers, so a record would be in the pipe already.
-    header, records = _observe(compat_env, evidence, rpc, call, wait_s=0.3)
+    header, records = _observe(compat_env, evidence, rpc, call)
     evidence.record(space=space, deprecation_header=header)
     evidence.verify(header is None, "no deprecation header", f"{DEPRECATION_HEADER}: {header}")
     if records is not None:
+        evidence.record(warning_records=len(records))
         evidence.verify(not records, "no WARNING record", f"{len(records)} WARNING records")

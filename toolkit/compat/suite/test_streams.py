@@ -17,6 +17,10 @@ from toolkit.compat.suite.conftest import NewClientFactory
 SPACES = 4
 SUBSCRIBERS = 4
 MIN_THROUGHPUT_RATIO = 0.8
+# Loopback rates on a shared 2-core machine vary by +-25%: the rate without the stalled
+# subscriber is the best of several samples (strict), the rate with it the first sample that
+# keeps the ratio, of at most as many (lenient). A stalled hub fails every one of them.
+RATE_SAMPLES = 3
 
 
 def _write_all(client: NewClient, ids: list[str], content: str = "") -> None:
@@ -96,7 +100,8 @@ def test_stalled_subscriber_slows_no_one_else(
     wait_s = max(2.0, 10 * scale)
     busy = new_client(busy_space)
     _throughput(busy, busy, "warmup", measured // 5, wait_s)
-    before = max(_throughput(busy, busy, f"before{n}", measured, wait_s) for n in (1, 2))
+    before = [_throughput(busy, busy, f"before{n}", measured, wait_s) for n in range(RATE_SAMPLES)]
+    baseline = max(before)
 
     # Its own channel without BDP probing keeps the flow-control window at its initial 64 KiB,
     # so a subscriber that stops reading stops accepting data soon, as a slow consumer would.
@@ -117,18 +122,18 @@ def test_stalled_subscriber_slows_no_one_else(
         filler.start()
         filler_wait_s = max(5.0, 20 * scale)
         filler.join(timeout=filler_wait_s)
-        # Best of several: loopback rates on a shared 2-core machine vary by +-25%.
-        during = max(_throughput(busy, busy, f"during{n}", measured, wait_s) for n in (1, 2, 3))
-        after = _throughput(busy, busy, "after", measured, wait_s)
-        baseline = max(before, after)
-        ratio = during / baseline if baseline else 0.0
+        during: list[float] = []
+        while len(during) < RATE_SAMPLES and (
+            not during or max(during) < MIN_THROUGHPUT_RATIO * baseline
+        ):
+            during.append(_throughput(busy, busy, f"during{len(during)}", measured, wait_s))
+        ratio = max(during) / baseline if baseline else 0.0
         evidence.record(
             events_measured=measured,
             stalled_space_events=fill,
             filler_finished=not filler.is_alive(),
-            rate_before=round(before, 1),
-            rate_with_stalled_subscriber=round(during, 1),
-            rate_after=round(after, 1),
+            rates_before=[round(rate, 1) for rate in before],
+            rates_with_stalled_subscriber=[round(rate, 1) for rate in during],
             ratio=round(ratio, 3),
         )
         evidence.verify(
@@ -139,7 +144,8 @@ def test_stalled_subscriber_slows_no_one_else(
         evidence.verify(
             ratio >= MIN_THROUGHPUT_RATIO,
             f"space {busy_space} keeps >= {MIN_THROUGHPUT_RATIO:.0%} of its throughput",
-            f"{ratio:.0%} ({during:.0f}/s with the stalled subscriber, {baseline:.0f}/s without)",
+            f"{ratio:.0%} ({max(during):.0f}/s with the stalled subscriber, "
+            f"{baseline:.0f}/s without)",
         )
         drained = EventWatcher(stalled)
         code = drained.wait_end(timeout=5)

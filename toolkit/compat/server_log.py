@@ -1,0 +1,98 @@
+"""What the calls of a suite case made the server log, known complete without waiting blindly.
+
+The server logs a legacy call's deprecation WARNING, with the call's peer, before it answers,
+and its log lines are written in order. So after the calls under test, one more legacy call
+(the sentinel) on the suite's own connection: once the sentinel's record is in the log, every
+record of the earlier calls is too, and "no record" is a fact rather than a timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from toolkit.compat.calls import LegacyClient
+
+LogRecords = list[dict[str, Any]]
+SENTINEL_RPC = "Introspect"
+# A working server logs within milliseconds; this only bounds a server that never logs.
+SENTINEL_TIMEOUT_S = 5.0
+POLL_S = 0.002
+# Its own subchannel: the sentinel's peer (client address) differs from the suite's other calls.
+SENTINEL_CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
+
+
+class SentinelNotLogged(AssertionError):
+    """The server's log shows no record of the sentinel call, so it cannot be judged."""
+
+
+def is_deprecation_record(rpc: str) -> Callable[[dict[str, Any]], bool]:
+    def matches(record: dict[str, Any]) -> bool:
+        level = str(record.get("level", record.get("levelname", ""))).upper()
+        return level == "WARNING" and (
+            record.get("rpc") == rpc or rpc in str(record.get("message"))
+        )
+
+    return matches
+
+
+class ServerLog:
+    """A started server's log records, delimited by sentinel legacy calls."""
+
+    def __init__(self, read: Callable[[], LogRecords | None], address: str) -> None:
+        self._read = read
+        self._channel = grpc.insecure_channel(address, options=SENTINEL_CHANNEL_OPTIONS)
+        self._client = LegacyClient(self._channel)
+        self._request = self._client.schema.message(f"engram.v1.{SENTINEL_RPC}Request")()
+        self._peer: str | None = None
+
+    def mark(self) -> int:
+        """The position after the records logged so far."""
+        return len(self._read() or [])
+
+    def records_since(self, mark: int) -> LogRecords:
+        """Every record logged after `mark` by the calls that have returned so far."""
+        peer = self._sentinel_peer()
+        end = self._sentinel(lambda record: record.get("peer") == peer, after=mark)
+        return (self._read() or [])[mark:end]
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _sentinel_peer(self) -> str:
+        """The sentinel connection's peer as the server logs it (learnt from its first call)."""
+        if self._peer is None:
+            mark = self.mark()
+            index = self._sentinel(lambda record: True, after=mark)
+            peer = (self._read() or [])[index].get("peer")
+            if not isinstance(peer, str) or not peer:
+                raise SentinelNotLogged(
+                    f"the WARNING record of a legacy {SENTINEL_RPC} names no peer: "
+                    "the sentinel cannot be told from the calls under test"
+                )
+            self._peer = peer
+        return self._peer
+
+    def _sentinel(self, matches: Callable[[dict[str, Any]], bool], *, after: int) -> int:
+        """Send the sentinel; the index of its WARNING record (the first matching after `after`)."""
+        outcome = self._client.call(SENTINEL_RPC, self._request)
+        if not outcome.ok:
+            raise SentinelNotLogged(
+                f"the sentinel legacy {SENTINEL_RPC} failed: {outcome.code} {outcome.details}"
+            )
+        is_sentinel = is_deprecation_record(SENTINEL_RPC)
+        deadline = time.monotonic() + SENTINEL_TIMEOUT_S
+        while True:
+            records = self._read() or []
+            for index in range(after, len(records)):
+                if is_sentinel(records[index]) and matches(records[index]):
+                    return index
+            if time.monotonic() >= deadline:
+                raise SentinelNotLogged(
+                    f"no WARNING record of the sentinel legacy {SENTINEL_RPC} within "
+                    f"{SENTINEL_TIMEOUT_S:.0f} s: the server's log cannot be judged"
+                )
+            time.sleep(POLL_S)

@@ -46,6 +46,9 @@ def pytest_command(options: ReplayOptions) -> list[str]:
         *(argument for plugin in PLUGINS for argument in ("-p", plugin)),
         "-p",
         "no:cacheprovider",
+        # Checks report through Evidence.verify (expected vs seen): rewriting asserts would
+        # only cost start-up time in every process.
+        "--assert=plain",
         "--pyargs",
         SUITE_PACKAGE,
         "-n",

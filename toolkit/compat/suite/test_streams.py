@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import grpc
@@ -19,9 +21,7 @@ from toolkit.compat.suite.conftest import NewClientFactory
 SPACES = 4
 SUBSCRIBERS = 4
 MIN_THROUGHPUT_RATIO = 0.8
-# Loopback rates on a shared 2-core machine vary by +-25%: the rate without the stalled
-# subscriber is the best of several samples (strict), the rate with it the first sample that
-# keeps the ratio, of at most as many (lenient). A stalled hub fails every one of them.
+# Loopback rates on a shared 2-core machine vary by +-25%: up to this many rounds.
 RATE_SAMPLES = 3
 
 
@@ -98,6 +98,52 @@ def _throughput(
         watcher.stop()
 
 
+@dataclass(frozen=True)
+class StallRound:
+    """One subscriber that stopped reading while its space was filled, and what happened."""
+
+    writer_finished: bool  # the filler of the stalled space never waited for it
+    rate: float  # the busy space's rate meanwhile
+    end: str | None  # how the stalled subscriber's stream ended
+    details: str
+
+
+def _stall(
+    address: str,
+    filler: NewClient,
+    fill: int,
+    label: str,
+    wait_s: float,
+    measure: Callable[[], float],
+) -> StallRound:
+    """Subscribe without reading, fill the space beyond any buffer, `measure` meanwhile."""
+    assert filler.space is not None
+    # Its own channel without BDP probing keeps the flow-control window at its initial 64 KiB,
+    # so a subscriber that stops reading stops accepting data soon, as a slow consumer would.
+    channel = grpc.insecure_channel(address, options=[("grpc.http2.bdp_probe", 0)])
+    client = NewClient(channel, filler.space)
+    stalled = client.stream("Stream", client.request("Stream"), timeout=120)
+    try:
+        stalled.initial_metadata()  # subscribed; from now on it never reads
+        payload = "x" * 4096  # large events fill the stalled stream's window quickly
+        requests = [
+            filler.request("StreamingRemember", memory={"id": f"{label}-{n}", "content": payload})
+            for n in range(fill)
+        ]
+        writer = threading.Thread(
+            target=filler.call, args=("StreamingRemember", *requests), daemon=True
+        )
+        writer.start()
+        writer.join(timeout=wait_s)
+        rate = measure()
+        drained = EventWatcher(stalled)
+        end = drained.wait_end(timeout=5)
+        return StallRound(not writer.is_alive(), rate, end, drained.details)
+    finally:
+        stalled.cancel()
+        channel.close()
+
+
 @check("STREAM_BACKPRESSURE")
 def test_stalled_subscriber_slows_no_one_else(
     new_client: NewClientFactory, compat_env: CompatEnv, scale: float, evidence: Evidence
@@ -106,65 +152,60 @@ def test_stalled_subscriber_slows_no_one_else(
     busy_space = compat_env.new_space("busy")
     measured = max(150, int(300 * scale))
     fill = max(1200, int(3000 * scale))  # beyond a default 1024-event buffer at any scale
-    payload = "x" * 4096  # large events fill the stalled stream's flow-control window quickly
     wait_s = max(2.0, 10 * scale)
-    busy = new_client(busy_space)
-    _throughput(busy, busy, "warmup", measured // 5, wait_s)
-    before = [_throughput(busy, busy, f"before{n}", measured, wait_s) for n in range(RATE_SAMPLES)]
-    baseline = max(before)
-
-    # Its own channel without BDP probing keeps the flow-control window at its initial 64 KiB,
-    # so a subscriber that stops reading stops accepting data soon, as a slow consumer would.
+    writer_wait_s = max(5.0, 20 * scale)
     address = compat_env.server("current").address
-    stalled_channel = grpc.insecure_channel(address, options=[("grpc.http2.bdp_probe", 0)])
-    stalled_client = NewClient(stalled_channel, stalled_space)
-    stalled = stalled_client.stream("Stream", stalled_client.request("Stream"), timeout=120)
-    stalled.initial_metadata()  # subscribed; from now on it never reads
-    filler_client = new_client(stalled_space)
-    fill_requests = (
-        filler_client.request("StreamingRemember", memory={"id": f"fill-{n}", "content": payload})
-        for n in range(fill)
+    busy, filler = new_client(busy_space), new_client(stalled_space)
+
+    def rate(label: str) -> float:
+        return _throughput(busy, busy, label, measured, wait_s)
+
+    # Each rate with a stalled subscriber is compared with the better of the rates without one
+    # just before and just after it, so load drifting on a shared machine moves both sides
+    # alike. The best of up to RATE_SAMPLES rounds counts (a stalled hub fails every round);
+    # a writer that waited or a wrong ending fails at once.
+    rate("warmup")
+    without = [rate("without0")]
+    rounds: list[StallRound] = []
+    ratios: list[float] = []
+    while len(rounds) < RATE_SAMPLES:
+        n = len(rounds)
+        rounds.append(
+            _stall(address, filler, fill, f"fill{n}", writer_wait_s, partial(rate, f"with{n}"))
+        )
+        if not rounds[-1].writer_finished or rounds[-1].end != "RESOURCE_EXHAUSTED":
+            ratios.append(rounds[-1].rate / without[-1] if without[-1] else 0.0)
+            break
+        without.append(rate(f"without{n + 1}"))
+        ratios.append(rounds[-1].rate / max(without[-2:]) if max(without[-2:]) else 0.0)
+        if ratios[-1] >= MIN_THROUGHPUT_RATIO:
+            break
+    best = max(range(len(rounds)), key=lambda i: ratios[i])
+    evidence.record(
+        events_measured=measured,
+        stalled_space_events=fill,
+        rates_without=[round(r, 1) for r in without],
+        rates_with_stalled_subscriber=[round(r.rate, 1) for r in rounds],
+        ratios=[round(r, 3) for r in ratios],
+        writers_finished=[r.writer_finished for r in rounds],
+        stalled_ends=[r.end for r in rounds],
+        stalled_details=rounds[-1].details,
     )
-    filler = threading.Thread(
-        target=filler_client.call, args=("StreamingRemember", *fill_requests), daemon=True
+    blocked = [r for r in rounds if not r.writer_finished]
+    evidence.verify(
+        not blocked,
+        f"writers to {stalled_space} never wait for its stalled subscriber",
+        f"the writer of {stalled_space} was still blocked after {writer_wait_s:.0f} s",
     )
-    try:
-        filler.start()
-        filler_wait_s = max(5.0, 20 * scale)
-        filler.join(timeout=filler_wait_s)
-        during: list[float] = []
-        while len(during) < RATE_SAMPLES and (
-            not during or max(during) < MIN_THROUGHPUT_RATIO * baseline
-        ):
-            during.append(_throughput(busy, busy, f"during{len(during)}", measured, wait_s))
-        ratio = max(during) / baseline if baseline else 0.0
-        evidence.record(
-            events_measured=measured,
-            stalled_space_events=fill,
-            filler_finished=not filler.is_alive(),
-            rates_before=[round(rate, 1) for rate in before],
-            rates_with_stalled_subscriber=[round(rate, 1) for rate in during],
-            ratio=round(ratio, 3),
-        )
-        evidence.verify(
-            not filler.is_alive(),
-            f"writers to {stalled_space} never wait for its stalled subscriber",
-            f"the writer of {stalled_space} was still blocked after {filler_wait_s:.0f} s",
-        )
-        evidence.verify(
-            ratio >= MIN_THROUGHPUT_RATIO,
-            f"space {busy_space} keeps >= {MIN_THROUGHPUT_RATIO:.0%} of its throughput",
-            f"{ratio:.0%} ({max(during):.0f}/s with the stalled subscriber, "
-            f"{baseline:.0f}/s without)",
-        )
-        drained = EventWatcher(stalled)
-        code = drained.wait_end(timeout=5)
-        evidence.record(stalled_end=code, stalled_details=drained.details)
-        evidence.verify(
-            code == "RESOURCE_EXHAUSTED",
-            "the stalled subscriber is ended with RESOURCE_EXHAUSTED",
-            f"it ended with {code} after {len(drained.events)} events",
-        )
-    finally:
-        stalled.cancel()
-        stalled_channel.close()
+    evidence.verify(
+        ratios[best] >= MIN_THROUGHPUT_RATIO,
+        f"space {busy_space} keeps >= {MIN_THROUGHPUT_RATIO:.0%} of its throughput",
+        f"{ratios[best]:.0%} ({rounds[best].rate:.0f}/s with the stalled subscriber, "
+        f"{max(without[best : best + 2]):.0f}/s without)",
+    )
+    wrong = [r for r in rounds if r.end != "RESOURCE_EXHAUSTED"]
+    evidence.verify(
+        not wrong,
+        "the stalled subscriber is ended with RESOURCE_EXHAUSTED",
+        f"it ended with {wrong[0].end if wrong else None}: {wrong[0].details if wrong else ''}",
+    )

@@ -82,7 +82,10 @@ class EngramServicer:
                     self._unary(name, unary[name]), **options
                 )
             elif name == "Stream":
-                handlers[name] = grpc.unary_stream_rpc_method_handler(self.stream, **options)
+                # Stream yields bytes it encoded itself (see `stream`): no serializer.
+                handlers[name] = grpc.unary_stream_rpc_method_handler(
+                    self.stream, request_deserializer=options["request_deserializer"]
+                )
             elif name == "StreamingRemember":
                 handlers[name] = grpc.stream_unary_rpc_method_handler(
                     self.streaming_remember, **options
@@ -211,9 +214,12 @@ class EngramServicer:
 
     # --- streaming RPCs --------------------------------------------------------------------
 
-    async def stream(self, request: Any, context: Context) -> AsyncIterator[Any]:
+    async def stream(self, request: Any, context: Context) -> AsyncIterator[bytes]:
         """Events of the call's space. Initial metadata is sent once the subscription is
-        registered, so a client that has seen the headers will see every later event."""
+        registered, so a client that has seen the headers will see every later event.
+
+        Each event is encoded once, by the first stream that sends it; every stream then
+        appends only its own sequence field to those shared bytes."""
         try:
             resolution = self.resolver.resolve(
                 "Stream", decoded(request), context.invocation_metadata() or (), context.peer()
@@ -225,16 +231,10 @@ class EngramServicer:
         try:
             await context.send_initial_metadata(resolution.response_metadata)
             sequence = 0
+            sequence_field = self.messages.sequence_field
             while (event := await subscription.next()) is not None:
                 sequence += 1
-                response = self.messages.new(
-                    "StreamResponse",
-                    event_type=int(event.kind),
-                    memory=self.messages.memory(event.memory),
-                    sequence=sequence,
-                )
-                response.timestamp.FromNanoseconds(event.timestamp_ns)
-                yield response
+                yield event.wire(self._stream_body) + sequence_field(sequence)
         finally:
             self.hub.unsubscribe(subscription)
         if subscription.end_reason is EndReason.OVERFLOW:
@@ -246,6 +246,10 @@ class EngramServicer:
                     "waiting to be sent; the stream was ended, resubscribe to continue",
                 ),
             )
+
+    def _stream_body(self, event: SpaceEvent) -> bytes:
+        """An event's StreamResponse without its sequence, encoded once for all its streams."""
+        return self.messages.stream_body(int(event.kind), event.memory, event.timestamp_ns)
 
     async def streaming_remember(self, requests: AsyncIterator[Any], context: Context) -> Any:
         rpc = "StreamingRemember"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from toolkit.server.space_id import MemorySpaceId
 from toolkit.server.store import StoredMemory
@@ -24,12 +25,24 @@ class EventKind(enum.IntEnum):
     EXPERIENCED = 3
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class SpaceEvent:
+    """One change in one space, offered to each of that space's subscribers.
+
+    `wire` keeps the event's encoding once a subscriber has made it, so an event sent to many
+    subscribers is encoded once (each stream then adds only its own sequence number).
+    """
+
     space: MemorySpaceId
     kind: EventKind
     memory: StoredMemory
     timestamp_ns: int
+    _wire: bytes | None = field(default=None, repr=False)
+
+    def wire(self, encode: Callable[[SpaceEvent], bytes]) -> bytes:
+        if self._wire is None:
+            self._wire = encode(self)
+        return self._wire
 
 
 class EndReason(enum.Enum):
@@ -47,33 +60,34 @@ class Subscription:
         self.end_reason: EndReason | None = None
         self.delivered = 0
         self.high_water = 0  # most events ever waiting at once: proves the bound holds
-        # One slot beyond the bound, so the end marker always fits.
-        self._queue: asyncio.Queue[SpaceEvent | None] = asyncio.Queue(maxsize=buffer + 1)
+        self._events: deque[SpaceEvent] = deque()
+        self._waiter: asyncio.Future[None] | None = None
 
     def wants(self, event: SpaceEvent) -> bool:
         return not self.kinds or int(event.kind) in self.kinds
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._events)
 
     def offer(self, event: SpaceEvent) -> bool:
         """Buffer `event` without waiting; False when the buffer is full."""
-        if self.end_reason is not None or self._queue.qsize() >= self.buffer:
+        events = self._events
+        if self.end_reason is not None or len(events) >= self.buffer:
             return False
-        self._queue.put_nowait(event)
+        events.append(event)
         self.delivered += 1
-        self.high_water = max(self.high_water, self._queue.qsize())
+        if len(events) > self.high_water:
+            self.high_water = len(events)
+        self._wake()
         return True
 
     async def put(self, event: SpaceEvent) -> None:
         """Buffer `event`, waiting for room (only a deliberately broken hub uses this)."""
-        while self.end_reason is None and self._queue.qsize() >= self.buffer:
+        while self.end_reason is None and len(self._events) >= self.buffer:
             await asyncio.sleep(0.001)
         if self.end_reason is None:
-            self._queue.put_nowait(event)
-            self.delivered += 1
-            self.high_water = max(self.high_water, self._queue.qsize())
+            self.offer(event)
 
     def end(self, reason: EndReason) -> None:
         """End the subscription; an overflowed one drops what it had not sent yet."""
@@ -81,13 +95,25 @@ class Subscription:
             return
         self.end_reason = reason
         if reason is EndReason.OVERFLOW:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-        self._queue.put_nowait(None)
+            self._events.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def next(self) -> SpaceEvent | None:
         """The next event, or None once the subscription has ended (see `end_reason`)."""
-        return await self._queue.get()
+        while not self._events:
+            if self.end_reason is not None:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._events.popleft()
 
 
 class EventHub:

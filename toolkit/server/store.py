@@ -1,4 +1,9 @@
-"""One space's memories and episodes in its own SQLite database (WAL)."""
+"""One space's memories and episodes in its own SQLite database (WAL).
+
+`seq` orders rows by insertion. It is a plain rowid, not AUTOINCREMENT: that would update
+sqlite_sequence, one more page written to the WAL by every commit. (Stores created before
+keep their AUTOINCREMENT tables; both order the same way.)
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ DATABASE_NAME = "memories.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS memories (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     content TEXT NOT NULL,
     confidence REAL NOT NULL,
@@ -28,7 +33,7 @@ CREATE TABLE IF NOT EXISTS memories (
     deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS episodes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     what TEXT NOT NULL,
     when_ns INTEGER NOT NULL,
@@ -36,6 +41,14 @@ CREATE TABLE IF NOT EXISTS episodes (
     who TEXT NOT NULL
 );
 """
+
+
+_REMEMBER_SQL = (
+    "INSERT INTO memories (id, content, confidence, embedding, created_at_ns) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET content = excluded.content,"
+    " confidence = excluded.confidence, embedding = excluded.embedding,"
+    " created_at_ns = excluded.created_at_ns, deleted = 0"
+)
 
 
 class StoreClosed(ToolkitError):
@@ -99,11 +112,14 @@ class SpaceStore:
         )
         return cls(database, connection)
 
+    def _closed_error(self) -> StoreClosed:
+        return StoreClosed(f"the store at {self.database.parent} is closed")
+
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._db is None:
-                raise StoreClosed(f"the store at {self.database.parent} is closed")
+                raise self._closed_error()
             yield self._db
 
     @property
@@ -122,13 +138,14 @@ class SpaceStore:
         return int(row["value"])
 
     def remember(self, memory: StoredMemory) -> StoredMemory:
-        blob = array.array("f", memory.embedding).tobytes()
-        with self._connection() as db:
+        blob = array.array("f", memory.embedding).tobytes() if memory.embedding else b""
+        # The hot write path: the lock taken directly, the statement from sqlite3's cache.
+        with self._lock:
+            db = self._db
+            if db is None:
+                raise self._closed_error()
             db.execute(
-                "INSERT INTO memories (id, content, confidence, embedding, created_at_ns) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET content = excluded.content,"
-                " confidence = excluded.confidence, embedding = excluded.embedding,"
-                " created_at_ns = excluded.created_at_ns, deleted = 0",
+                _REMEMBER_SQL,
                 (memory.id, memory.content, memory.confidence, blob, memory.created_at_ns),
             )
         return memory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -101,3 +102,26 @@ def test_bad_recordings_give_one_line_and_exit_2(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_replay_without_recordings_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = run_cli(["replay", "--recordings", str(missing), "--reports", str(tmp_path)])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"engram-compat replay: error: no legacy recordings at {missing}: run from the project "
+        "root or pass --recordings DIR"
+    ]
+
+
+def test_replay_finds_the_recordings_from_any_working_directory(tmp_path: Path) -> None:
+    from toolkit.compat.settings import default_recordings_dir
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    here = Path.cwd()
+    try:
+        os.chdir(outside)
+        assert (default_recordings_dir() / "Remember").is_dir()
+    finally:
+        os.chdir(here)

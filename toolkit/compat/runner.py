@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.compat.checks import CHECKS
+from toolkit.compat.settings import default_recordings_dir
 from toolkit.errors import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, ToolkitError
 
 SUITE_PACKAGE = "toolkit.compat.suite"
@@ -68,8 +69,13 @@ def pytest_command(options: ReplayOptions) -> list[str]:
         command.append(f"--compat-target={options.target}")
     if options.legacy_target:
         command.append(f"--compat-legacy-target={options.legacy_target}")
-    if options.recordings:
-        command.append(f"--compat-recordings={options.recordings.resolve()}")
+    recordings = options.recordings or default_recordings_dir()
+    if not recordings.is_dir():
+        raise ToolkitError(
+            f"no legacy recordings at {recordings}: run from the project root or pass "
+            "--recordings DIR"
+        )
+    command.append(f"--compat-recordings={recordings.resolve()}")
     if options.checks:
         command.append(f"--compat-checks={','.join(options.checks)}")
     if options.server_factory:

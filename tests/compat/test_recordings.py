@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -114,14 +113,10 @@ def test_replay_without_recordings_is_one_line_and_exit_2(tmp_path: Path) -> Non
     ]
 
 
-def test_replay_finds_the_recordings_from_any_working_directory(tmp_path: Path) -> None:
+def test_replay_finds_the_recordings_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from toolkit.compat.settings import default_recordings_dir
 
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    here = Path.cwd()
-    try:
-        os.chdir(outside)
-        assert (default_recordings_dir() / "Remember").is_dir()
-    finally:
-        os.chdir(here)
+    monkeypatch.chdir(tmp_path)
+    assert (default_recordings_dir() / "Remember").is_dir()

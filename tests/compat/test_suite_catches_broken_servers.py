@@ -19,6 +19,7 @@ VARIANTS: dict[str, set[str]] = {
     "good": set(),
     "auto_create": {"ERR_UNKNOWN_SPACE"},
     "no_deprecation_header": {"DEPRECATION_WARNING"},
+    "deprecates_everything": {"DEPRECATION_WARNING"},
     # Ignoring the header also hides a conflicting or malformed header: those checks see it.
     "ignore_header": {"ROUTE_HEADER", "ERR_CONFLICT", "ERR_MALFORMED_SPACE"},
     "leaky_hub": {"STREAM_ISOLATION"},

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from toolkit.server.app import ServerConfig, ServerOverrides, start_server_threa
 from toolkit.server.hub import EventHub, SpaceEvent, Subscription
 from toolkit.server.logs import JsonFormatter
 from toolkit.server.registry import SpaceHandle
-from toolkit.server.resolve import Metadata, SpaceResolver
+from toolkit.server.resolve import Metadata, Resolution, SpaceResolver
 from toolkit.server.space_id import MemorySpaceId
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +100,22 @@ class _NoDeprecationHeader(SpaceResolver):
 def no_deprecation_header(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
     """Logs deprecated calls but never sends x-engram-deprecation."""
     return _serve(schema, data_dir, ServerOverrides(resolver=_NoDeprecationHeader))
+
+
+class _DeprecatesEverything(SpaceResolver):
+    def resolve(
+        self, rpc: str, request: Any, metadata: Any, peer: str, *, field: str | None = None
+    ) -> Resolution:
+        resolution = super().resolve(rpc, request, metadata, peer, field=field)
+        if resolution.deprecated:
+            return resolution
+        extra = self.on_deprecated(rpc, peer)
+        return replace(resolution, response_metadata=resolution.response_metadata + extra)
+
+
+def deprecates_everything(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """Warns (header and log) on explicit calls too, not only on calls that name no space."""
+    return _serve(schema, data_dir, ServerOverrides(resolver=_DeprecatesEverything))
 
 
 class _IgnoreHeader(SpaceResolver):

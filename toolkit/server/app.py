@@ -122,6 +122,7 @@ class EngramServer:
         self.port = 0
         self._grpc: grpc.aio.Server | None = None
         self._health: HealthServicer | None = None
+        self._engram: EngramServicer | None = None
         self._stopped = False
         self.registry: MemorySpaceRegistry | None = None
         self.hub: EventHub | None = None
@@ -153,15 +154,15 @@ class EngramServer:
 
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         services = self.services()
-        handlers: list[grpc.GenericRpcHandler] = [
-            EngramServicer(
-                self.schema,
-                resolver,
-                hub,
-                server_version=__version__,
-                schema_version=_schema_version(self.schema),
-            ).generic_handler()
-        ]
+        engram = EngramServicer(
+            self.schema,
+            resolver,
+            hub,
+            server_version=__version__,
+            schema_version=_schema_version(self.schema),
+        )
+        self._engram = engram
+        handlers: list[grpc.GenericRpcHandler] = [engram.generic_handler()]
         if space_service.SERVICE in services:
             handlers.append(
                 MemorySpaceServicer(
@@ -218,6 +219,8 @@ class EngramServer:
             await self._health.enter_graceful_shutdown()
         if self._grpc is not None:
             await self._grpc.stop(self.config.shutdown_grace_s)
+        if self._engram is not None:
+            await self._engram.close()
         if self.registry is not None:
             self.registry.close()
         log.info("stopped", extra={"event": "server_stopped", "address": self.address})

@@ -6,6 +6,7 @@ code runs over the current schema, the legacy baseline or a deliberately broken 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,11 +22,13 @@ from toolkit.server.messages import Messages, Undecodable, decoder, set_if_prese
 from toolkit.server.resolve import Resolution, SpaceResolver
 from toolkit.server.status import RpcFailure, failure, invalid_argument
 from toolkit.server.store import StoreClosed, StoredMemory
+from toolkit.server.writes import StoreWriter
 
 log = logging.getLogger(__name__)
 
 SERVICE = "engram.v1.EngramService"
 DEFAULT_MAX_RESULTS = 100
+MAX_UNPUBLISHED = 1024  # streamed writes a call may have in flight before it stops reading
 
 # grpc.aio.ServicerContext; grpc ships no type information.
 Context: TypeAlias = Any
@@ -59,6 +62,12 @@ class EngramServicer:
         self.hub = hub
         self.server_version = server_version
         self.schema_version = schema_version
+        self.writer = StoreWriter()
+        self._publishers: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        """Commit the streamed writes still in flight and stop the writer thread."""
+        await self.writer.close()
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -252,28 +261,58 @@ class EngramServicer:
         return self.messages.stream_body(int(event.kind), event.memory, event.timestamp_ns)
 
     async def streaming_remember(self, requests: AsyncIterator[Any], context: Context) -> Any:
+        """Each memory goes to the writer thread and the call reads on; a publisher task
+        publishes each one, in order, once it is committed. The answer waits for all of them."""
         rpc = "StreamingRemember"
         resolution: Resolution | None = None
         ids: list[str] = []
+        flow: _CommitFlow | None = None
         try:
             async for request in requests:
                 decoded(request)
                 if resolution is None:
                     resolution = await self._open(rpc, request, context)
+                    flow = self._commit_flow(resolution)
                 else:
                     self._bound(rpc, resolution, self.resolver.requested_by_field(request))
-                memory = resolution.handle.store.remember(
-                    self.messages.stored_memory(request.memory)
-                )
-                await self._publish(resolution, EventKind.REMEMBERED, memory)
+                assert flow is not None
+                flow.raise_failure()
+                memory = self.messages.stored_memory(request.memory)
+                await flow.room.acquire()  # a stalled publisher stops the reading, bounded
+                flow.writes.put_nowait(self.writer.submit(resolution.handle.store, memory))
                 ids.append(memory.id)
             if resolution is None:
                 await self._open(rpc, None, context)
+            if flow is not None:
+                flow.writes.put_nowait(None)
+                await asyncio.shield(flow.publisher)
+                flow.raise_failure()
         except StoreClosed:
             await abort(context, self._deleted(rpc))
         except RpcFailure as error:
             await abort(context, error)
+        finally:
+            if flow is not None and not flow.publisher.done():
+                flow.writes.put_nowait(None)  # what was committed is still published
         return self.messages.new("StreamingRememberResponse", memory_ids=ids, count=len(ids))
+
+    def _commit_flow(self, resolution: Resolution) -> _CommitFlow:
+        flow = _CommitFlow()
+        flow.publisher = asyncio.ensure_future(self._publish_committed(resolution, flow))
+        self._publishers.add(flow.publisher)
+        flow.publisher.add_done_callback(self._publishers.discard)
+        return flow
+
+    async def _publish_committed(self, resolution: Resolution, flow: _CommitFlow) -> None:
+        while (write := await flow.writes.get()) is not None:
+            try:
+                memory = await write
+            except Exception as exc:  # the call reports it (StoreClosed: NOT_FOUND)
+                flow.failure = flow.failure or exc
+            else:
+                if flow.failure is None:
+                    await self._publish(resolution, EventKind.REMEMBERED, memory)
+            flow.room.release()
 
     def _flow_field(self, request: Any) -> str:
         """A MemoryFlow message names its space on itself or on its inner request."""
@@ -314,3 +353,18 @@ class EngramServicer:
             await abort(context, self._deleted(rpc))
         except RpcFailure as error:
             await abort(context, error)
+
+
+class _CommitFlow:
+    """A StreamingRemember call's writes between the writer thread and the publisher task."""
+
+    publisher: asyncio.Task[None]
+
+    def __init__(self) -> None:
+        self.writes: asyncio.Queue[asyncio.Future[StoredMemory] | None] = asyncio.Queue()
+        self.room = asyncio.Semaphore(MAX_UNPUBLISHED)
+        self.failure: Exception | None = None
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure

@@ -43,12 +43,20 @@ CREATE TABLE IF NOT EXISTS episodes (
 """
 
 
-_REMEMBER_SQL = (
-    "INSERT INTO memories (id, content, confidence, embedding, created_at_ns) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET content = excluded.content,"
+_INSERT_MEMORIES = (
+    "INSERT INTO memories (id, content, confidence, embedding, created_at_ns) VALUES "
+)
+_UPSERT = (
+    " ON CONFLICT (id) DO UPDATE SET content = excluded.content,"
     " confidence = excluded.confidence, embedding = excluded.embedding,"
     " created_at_ns = excluded.created_at_ns, deleted = 0"
 )
+_REMEMBER_SQL = _INSERT_MEMORIES + "(?, ?, ?, ?, ?)" + _UPSERT
+MAX_ROWS_PER_INSERT = 64  # SQLite caches one statement per distinct row count
+
+
+def _remember_many_sql(rows: int) -> str:
+    return _INSERT_MEMORIES + ", ".join(["(?, ?, ?, ?, ?)"] * rows) + _UPSERT
 
 
 class StoreClosed(ToolkitError):
@@ -149,6 +157,31 @@ class SpaceStore:
                 (memory.id, memory.content, memory.confidence, blob, memory.created_at_ns),
             )
         return memory
+
+    def remember_many(self, memories: Sequence[StoredMemory]) -> None:
+        """Store `memories` in order, each group of rows by one statement (one commit)."""
+        values: list[object] = []
+        for m in memories:
+            blob = array.array("f", m.embedding).tobytes() if m.embedding else b""
+            values += (m.id, m.content, m.confidence, blob, m.created_at_ns)
+        with self._lock:
+            db = self._db
+            if db is None:
+                raise self._closed_error()
+            if len(memories) <= MAX_ROWS_PER_INSERT:
+                db.execute(_remember_many_sql(len(memories)), values)
+                return
+            # Rare (a very large group): one transaction, so the group is still one commit.
+            db.execute("BEGIN")
+            try:
+                step = MAX_ROWS_PER_INSERT * 5
+                for start in range(0, len(values), step):
+                    chunk = values[start : start + step]
+                    db.execute(_remember_many_sql(len(chunk) // 5), chunk)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def experience(self, episode: StoredEpisode) -> StoredEpisode:
         with self._connection() as db:

@@ -1,0 +1,90 @@
+"""Streamed writes: grouped commits on the writer thread, published in order once committed."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.server.calls import Collector
+from tests.server.conftest import Client
+from toolkit.server.store import MAX_ROWS_PER_INSERT, SpaceStore, StoreClosed, StoredMemory
+from toolkit.server.writes import StoreWriter
+
+
+def memory(memory_id: str, content: str = "c") -> StoredMemory:
+    return StoredMemory(memory_id, content, 0.5, (1.0,), 1)
+
+
+@pytest.mark.parametrize("rows", [1, 3, MAX_ROWS_PER_INSERT, MAX_ROWS_PER_INSERT * 3 + 1])
+def test_remember_many_stores_in_order_and_the_last_duplicate_wins(
+    tmp_path: Path, rows: int
+) -> None:
+    store = SpaceStore.open(tmp_path / "space")
+    try:
+        memories = [memory(f"m{n}") for n in range(rows)] + [memory("m0", "again")]
+        store.remember_many(memories)
+        found, total = store.find()
+        assert total == rows
+        assert [m.id for m in found] == [f"m{n}" for n in range(rows)]
+        assert found[0].content == "again" and found[0].embedding == (1.0,)
+    finally:
+        store.close()
+
+
+def test_remember_many_on_a_closed_store_raises(tmp_path: Path) -> None:
+    store = SpaceStore.open(tmp_path / "space")
+    store.close()
+    with pytest.raises(StoreClosed):
+        store.remember_many([memory("m1")])
+
+
+def test_the_writer_commits_every_write_and_reports_a_closed_store(tmp_path: Path) -> None:
+    open_store = SpaceStore.open(tmp_path / "open")
+    closed_store = SpaceStore.open(tmp_path / "closed")
+    closed_store.close()
+
+    async def run() -> list[object]:
+        writer = StoreWriter()
+        futures = [
+            writer.submit(open_store if n % 4 else closed_store, memory(f"m{n}"))
+            for n in range(400)
+        ]
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        await writer.close()
+        return outcomes
+
+    try:
+        outcomes = asyncio.run(run())
+        for n, outcome in enumerate(outcomes):
+            if n % 4:
+                assert outcome == memory(f"m{n}")
+            else:
+                assert isinstance(outcome, StoreClosed)
+        found, total = open_store.find()
+        assert total == 300
+        assert [m.id for m in found] == [f"m{n}" for n in range(400) if n % 4]
+    finally:
+        open_store.close()
+
+
+def test_streamed_writes_are_published_in_order_and_stored(client: Client) -> None:
+    client.create_space("streamed")
+    collector = Collector(client.subscribe("streamed"))
+    try:
+        requests = [
+            client.msg(
+                "StreamingRememberRequest",
+                memory=client.msg("Memory", id=f"s{n}", content=f"streamed {n}"),
+                memory_space_id="streamed",
+            )
+            for n in range(500)
+        ]
+        response = client.call("StreamingRemember", iter(requests))
+        assert response.count == 500
+        assert client.recall("streamed", contains="streamed").total_matched == 500
+        collector.wait_for(500)
+        assert collector.seen == [(n + 1, f"s{n}") for n in range(500)]
+    finally:
+        collector.stop()

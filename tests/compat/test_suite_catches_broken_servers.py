@@ -28,6 +28,7 @@ VARIANTS: dict[str, set[str]] = {
 
 
 def replay(variant: str, reports: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    reports.mkdir(parents=True, exist_ok=True)
     result = run_cli(
         [
             "replay",
@@ -50,13 +51,23 @@ def outcomes(document: dict[str, Any]) -> dict[str, str]:
     return {check["id"]: check["outcome"] for check in document["checks"]}
 
 
+# A throughput comparison, measured while the other test worker loads the same two cores.
+# When it is the only surprise in a run, it is measured again on its own (a broken hub fails it
+# every time; a passing server can lose one noisy sample).
+LOAD_SENSITIVE = "STREAM_BACKPRESSURE"
+REMEASUREMENTS = 2
+
+
+def failing_checks(document: dict[str, Any]) -> set[str]:
+    return {check for check, outcome in outcomes(document).items() if outcome == "failed"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_variant_fails_exactly_its_checks(variant: str, tmp_path: Path) -> None:
-    code, document, stdout = replay(variant, tmp_path)
-    failing = {check for check, outcome in outcomes(document).items() if outcome == "failed"}
+    code, document, stdout = replay(variant, tmp_path / "run")
+    failing = failing_checks(document)
     assert set(outcomes(document)) == set(CHECKS), "every check must have run"
-    assert failing == VARIANTS[variant], stdout[-3000:]
     assert code == (0 if not failing else 1)
     assert document["verdict"] == ("passed" if not failing else "failed")
     for check in document["checks"]:
@@ -64,6 +75,13 @@ def test_variant_fails_exactly_its_checks(variant: str, tmp_path: Path) -> None:
             if case["outcome"] == "failed":
                 assert case["expected"] and case["observed"], case
                 assert f"expected: {case['expected']}" in stdout
+    if failing - VARIANTS[variant] == {LOAD_SENSITIVE}:
+        for attempt in range(REMEASUREMENTS):
+            _, again, _ = replay(variant, tmp_path / f"again-{attempt}", "--checks", LOAD_SENSITIVE)
+            if not failing_checks(again):
+                failing.discard(LOAD_SENSITIVE)
+                break
+    assert failing == VARIANTS[variant], stdout[-3000:]
 
 
 @pytest.mark.slow

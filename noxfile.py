@@ -171,6 +171,8 @@ def report_browser(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks as ratios against baselines measured in the same run (reports/bench.json)."""
     install(session, "test")
-    scripts = sorted((ROOT / "tests" / "bench").glob("bench_*.py"))
-    for script in scripts:
-        session.run("python", "-m", f"tests.bench.{script.stem}", *session.posargs)
+    discard("bench.json")
+    for script in sorted((ROOT / "tests" / "bench").glob("bench_*.py")):
+        # Every benchmark runs even when an earlier one misses its target; the summary fails.
+        session.run("python", "-m", f"tests.bench.{script.stem}", success_codes=[0, 1])
+    session.run("python", "-m", "tests.bench.summary")

@@ -285,6 +285,8 @@ def main() -> None:
     record("server", figures)
     for key in sorted(figures):
         print(f"{key}: {figures[key]}")
+    if not all(figures["met"].values()):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,17 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Every request message of the Engram service: each gains memory_space_id in 1.1.0.
+REQUESTS = (
+    "RememberRequest",
+    "RecallRequest",
+    "ForgetRequest",
+    "ExperienceRequest",
+    "IntrospectRequest",
+    "StreamRequest",
+    "StreamingRememberRequest",
+    "MemoryFlowRequest",
+)
 
 
 @pytest.fixture(scope="session")

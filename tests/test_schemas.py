@@ -10,22 +10,12 @@ from pathlib import Path
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
 
+from tests.conftest import REQUESTS
 from toolkit.schema.pool import Schema, load_schema, packaged_descriptor_set
 from toolkit.schema.version import declared_version
 
 # Changing the released baseline would rewrite what old clients in the field were built from.
 BASELINE_SHA256 = "6408a2ee82656a3fdeb369b01afcda8eb26de1b60af085f3817b461e12f1c61b"
-
-REQUESTS = (
-    "RememberRequest",
-    "RecallRequest",
-    "ForgetRequest",
-    "ExperienceRequest",
-    "IntrospectRequest",
-    "StreamRequest",
-    "StreamingRememberRequest",
-    "MemoryFlowRequest",
-)
 
 
 def tree_digest(root: Path) -> str:

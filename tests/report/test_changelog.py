@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REQUESTS, run_cli
 from tests.report.support import DOCUMENTS, load_document
 from toolkit.cli import main
 from toolkit.report.changelog import build_entry
@@ -16,16 +16,6 @@ from toolkit.report.changelog_file import PREAMBLE, insert_entry
 from toolkit.report.render import render_changelog_entry
 
 Documents = Callable[[str], dict[str, Any]]
-REQUESTS = (
-    "RememberRequest",
-    "RecallRequest",
-    "ForgetRequest",
-    "ExperienceRequest",
-    "IntrospectRequest",
-    "StreamRequest",
-    "StreamingRememberRequest",
-    "MemoryFlowRequest",
-)
 OLDER = """# Changelog
 
 Notes for humans.

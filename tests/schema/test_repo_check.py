@@ -9,20 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REQUESTS, run_cli
 from tests.schema.conftest import CASES_ROOT, PROJECT_ROOT, cli_env, run_check
 from toolkit.schema.buf import buf_executable
 
-REQUESTS = (
-    "RememberRequest",
-    "RecallRequest",
-    "ForgetRequest",
-    "ExperienceRequest",
-    "IntrospectRequest",
-    "StreamRequest",
-    "StreamingRememberRequest",
-    "MemoryFlowRequest",
-)
 # exit code, stdout, parsed schema.json, its text
 RepoRun = tuple[int, str, dict[str, Any], str]
 TOP_LEVEL_KEYS = {

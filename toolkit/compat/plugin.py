@@ -22,7 +22,7 @@ import pytest
 
 from toolkit.compat.checks import CHECKS, MARKER
 from toolkit.compat.evidence import Evidence
-from toolkit.compat.results import CaseResult, build_results, write_results
+from toolkit.compat.results import CaseEntry, CaseResult, build_results, write_results
 from toolkit.compat.settings import CompatSettings, default_recordings_dir
 
 if TYPE_CHECKING:
@@ -129,13 +129,15 @@ class CompatPlugin:
         if report.failed and call.excinfo is not None and observed is None:
             observed = call.excinfo.exconly()[:OBSERVED_LIMIT]
         case = CaseResult(
-            check=check_id,
-            name=item.name,
-            outcome="failed" if report.failed else "passed",
-            duration_s=round(report.duration, 4),
-            expected=evidence.expected,
-            observed=observed,
-            evidence=evidence.facts,
+            check_id,
+            CaseEntry(
+                name=item.name,
+                outcome="failed" if report.failed else "passed",
+                duration_s=round(report.duration, 4),
+                expected=evidence.expected,
+                observed=observed,
+                evidence=evidence.facts,
+            ),
         )
         report.user_properties.append((CASE_PROPERTY, json.dumps(dataclasses.asdict(case))))
 
@@ -145,9 +147,9 @@ class CompatPlugin:
         for name, value in report.user_properties:
             if name != CASE_PROPERTY:
                 continue
-            case = CaseResult(**json.loads(str(value)))
+            case = CaseResult.from_json(str(value))
             earlier = self.cases.get(report.nodeid)
-            if earlier is None or case.outcome == "failed":
+            if earlier is None or case.entry.outcome == "failed":
                 self.cases[report.nodeid] = case
 
     # --- the end of the run ----------------------------------------------------------------

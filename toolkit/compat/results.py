@@ -18,8 +18,7 @@ SPACE_IGNORED = "OK_SPACE_IGNORED"
 
 
 @dataclass(frozen=True)
-class CaseResult:
-    check: str
+class CaseEntry:
     name: str
     outcome: Outcome
     duration_s: float
@@ -29,13 +28,16 @@ class CaseResult:
 
 
 @dataclass(frozen=True)
-class CaseEntry:
-    name: str
-    outcome: Outcome
-    duration_s: float
-    expected: str | None
-    observed: str | None
-    evidence: dict[str, Any]
+class CaseResult:
+    """A case as a worker reports it: the check it belongs to and its compat.json entry."""
+
+    check: str
+    entry: CaseEntry
+
+    @classmethod
+    def from_json(cls, text: str) -> CaseResult:
+        document = json.loads(text)
+        return cls(check=document["check"], entry=CaseEntry(**document["entry"]))
 
 
 @dataclass(frozen=True)
@@ -83,21 +85,17 @@ def group_cases(cases: list[CaseResult]) -> list[CheckResult]:
         by_check.setdefault(case.check, []).append(case)
     results: list[CheckResult] = []
     for check_id, spec in CHECKS.items():
-        members = sorted(by_check.get(check_id, []), key=lambda c: c.name)
-        if not members:
+        entries = sorted((c.entry for c in by_check.get(check_id, [])), key=lambda e: e.name)
+        if not entries:
             continue
-        entries = [
-            CaseEntry(c.name, c.outcome, c.duration_s, c.expected, c.observed, c.evidence)
-            for c in members
-        ]
-        failed = any(c.outcome == "failed" for c in members)
+        failed = any(e.outcome == "failed" for e in entries)
         results.append(
             CheckResult(
                 id=check_id,
                 purpose=spec.purpose,
                 category=spec.category,
                 outcome="failed" if failed else "passed",
-                duration_s=round(sum(c.duration_s for c in members), 4),
+                duration_s=round(sum(e.duration_s for e in entries), 4),
                 cases=entries,
             )
         )
@@ -106,7 +104,11 @@ def group_cases(cases: list[CaseResult]) -> list[CheckResult]:
 
 def matrix_cells(cases: list[CaseResult]) -> list[MatrixCell]:
     """The MATRIX check's cells, each recorded by its case as evidence["cell"]."""
-    cells = [c.evidence["cell"] for c in cases if c.check == "MATRIX" and "cell" in c.evidence]
+    cells = [
+        c.entry.evidence["cell"]
+        for c in cases
+        if c.check == "MATRIX" and "cell" in c.entry.evidence
+    ]
     return sorted(
         (MatrixCell(**cell) for cell in cells), key=lambda cell: (cell.client, cell.server)
     )

@@ -25,6 +25,15 @@ class SilentResolver(SpaceResolver):
         return ()
 
 
+class CrashingResolver(SpaceResolver):
+    """Lets an unexpected exception escape when a request names a space it does not know."""
+
+    def lookup(self, space: MemorySpaceId) -> SpaceHandle:
+        if space not in self.registry.ids():
+            raise RuntimeError(f"no store for {space}")
+        return super().lookup(space)
+
+
 class HeaderBlindResolver(SpaceResolver):
     """Ignores the x-engram-memory-space header."""
 

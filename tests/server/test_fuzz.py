@@ -11,12 +11,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.server.broken import CrashingResolver
 from tests.server.calls import request_for
 from tests.server.conftest import Client, start
 from toolkit.schema.pool import load_schema
-from toolkit.server.app import RunningServer
+from toolkit.server.app import RunningServer, ServerOverrides
 
 SCHEMA = load_schema("current")
+# A status the server did not choose: an exception escaped, or the server went away.
+UNHANDLED = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE)
 METHODS = SCHEMA.methods()
 VALID_SAMPLES = [
     request_for(Client(None, SCHEMA), m.name, space).SerializeToString()  # type: ignore[arg-type]
@@ -99,11 +102,19 @@ def test_random_and_mutated_bytes_always_get_a_status(
             payloads.append(mutated(data.draw(st.sampled_from(VALID_SAMPLES)), data))
     code = send(channel, method.path, method.kind, payloads)
     assert isinstance(code, grpc.StatusCode)
-    assert code not in (
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNAVAILABLE,
-    )
+    assert code not in UNHANDLED
+
+
+def test_the_fuzz_oracle_catches_a_server_that_lets_an_exception_escape(tmp_path: Path) -> None:
+    running = start(tmp_path / "data", ServerOverrides(resolver=CrashingResolver))
+    try:
+        with grpc.insecure_channel(running.address) as channel:
+            method = SCHEMA.method("EngramService", "Recall")
+            sample = request_for(Client(None, SCHEMA), "Recall", "ghost-space")  # type: ignore[arg-type]
+            code = send(channel, method.path, method.kind, [sample.SerializeToString()])
+    finally:
+        running.stop()
+    assert code in UNHANDLED
 
 
 def test_the_server_is_still_serving_after_the_fuzz(

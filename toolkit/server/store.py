@@ -3,6 +3,12 @@
 `seq` orders rows by insertion. It is a plain rowid, not AUTOINCREMENT: that would update
 sqlite_sequence, one more page written to the WAL by every commit. (Stores created before
 keep their AUTOINCREMENT tables; both order the same way.)
+
+Memories are read from a copy in memory (`_MemoryView`), loaded when the store opens and
+changed under the same lock, right after each committed write. SQLite is what survives a
+restart; a read never touches it. A read through sqlite3 releases the GIL for every statement,
+and in a server whose event loop shares the GIL with gRPC's threads each release costs a
+thread switch: an id lookup took 13 µs alone and 55 µs inside the running server.
 """
 
 from __future__ import annotations
@@ -12,9 +18,9 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
@@ -53,6 +59,7 @@ _UPSERT = (
 )
 _REMEMBER_SQL = _INSERT_MEMORIES + "(?, ?, ?, ?, ?)" + _UPSERT
 MAX_ROWS_PER_INSERT = 64  # SQLite caches one statement per distinct row count
+_COLUMNS = 5  # values per row in an insert
 
 
 def _remember_many_sql(rows: int) -> str:
@@ -81,16 +88,50 @@ class StoredEpisode:
     who: tuple[str, ...]
 
 
-def _memory(row: sqlite3.Row) -> StoredMemory:
-    embedding = array.array("f")
-    embedding.frombytes(row["embedding"])
-    return StoredMemory(
-        id=row["id"],
-        content=row["content"],
-        confidence=row["confidence"],
-        embedding=tuple(embedding),
-        created_at_ns=row["created_at_ns"],
-    )
+def _embedding(blob: bytes) -> tuple[float, ...]:
+    values = array.array("f")
+    values.frombytes(blob)
+    return tuple(values)
+
+
+def _as_stored(memory: StoredMemory) -> tuple[StoredMemory, bytes]:
+    """`memory` as it reads back from disk (embedding in float32), and its embedding blob."""
+    if not memory.embedding:
+        return memory, b""
+    blob = array.array("f", memory.embedding).tobytes()
+    return replace(memory, embedding=_embedding(blob)), blob
+
+
+class _MemoryView:
+    """The memories table in memory: every row by id in `seq` order, and the soft-deleted ids.
+
+    An upsert keeps its row's place (SQLite keeps its rowid); a hard delete frees it, and the
+    id comes back at the end, as a new rowid would.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.rows: dict[str, StoredMemory] = {}
+        self.hidden: set[str] = set()
+        for row in db.execute(
+            "SELECT id, content, confidence, embedding, created_at_ns, deleted"
+            " FROM memories ORDER BY seq"
+        ):
+            memory_id, content, confidence, blob, created_at_ns, deleted = row
+            self.rows[memory_id] = StoredMemory(
+                memory_id, content, confidence, _embedding(blob), created_at_ns
+            )
+            if deleted:
+                self.hidden.add(memory_id)
+
+    def put(self, memory: StoredMemory) -> None:
+        self.rows[memory.id] = memory
+        self.hidden.discard(memory.id)
+
+    def live(self, memory_id: str) -> StoredMemory | None:
+        return None if memory_id in self.hidden else self.rows.get(memory_id)
+
+    def count(self) -> int:
+        return len(self.rows) - len(self.hidden)
 
 
 class SpaceStore:
@@ -104,6 +145,7 @@ class SpaceStore:
         self.database = database
         self._db: sqlite3.Connection | None = connection
         self._lock = threading.Lock()
+        self._view = _MemoryView(connection)
 
     @classmethod
     def open(cls, directory: Path) -> SpaceStore:
@@ -146,7 +188,7 @@ class SpaceStore:
         return int(row["value"])
 
     def remember(self, memory: StoredMemory) -> StoredMemory:
-        blob = array.array("f", memory.embedding).tobytes() if memory.embedding else b""
+        memory, blob = _as_stored(memory)
         # The hot write path: the lock taken directly, the statement from sqlite3's cache.
         with self._lock:
             db = self._db
@@ -156,32 +198,41 @@ class SpaceStore:
                 _REMEMBER_SQL,
                 (memory.id, memory.content, memory.confidence, blob, memory.created_at_ns),
             )
+            self._view.put(memory)
         return memory
 
     def remember_many(self, memories: Sequence[StoredMemory]) -> None:
         """Store `memories` in order, each group of rows by one statement (one commit)."""
+        stored: list[StoredMemory] = []
         values: list[object] = []
         for m in memories:
-            blob = array.array("f", m.embedding).tobytes() if m.embedding else b""
+            m, blob = _as_stored(m)
+            stored.append(m)
             values += (m.id, m.content, m.confidence, blob, m.created_at_ns)
         with self._lock:
             db = self._db
             if db is None:
                 raise self._closed_error()
-            if len(memories) <= MAX_ROWS_PER_INSERT:
-                db.execute(_remember_many_sql(len(memories)), values)
-                return
-            # Rare (a very large group): one transaction, so the group is still one commit.
-            db.execute("BEGIN")
-            try:
-                step = MAX_ROWS_PER_INSERT * 5
-                for start in range(0, len(values), step):
-                    chunk = values[start : start + step]
-                    db.execute(_remember_many_sql(len(chunk) // 5), chunk)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+            self._insert_many(db, values)
+            for m in stored:
+                self._view.put(m)
+
+    @staticmethod
+    def _insert_many(db: sqlite3.Connection, values: list[object]) -> None:
+        step = MAX_ROWS_PER_INSERT * _COLUMNS
+        if len(values) <= step:
+            db.execute(_remember_many_sql(len(values) // _COLUMNS), values)
+            return
+        # Rare (a very large group): one transaction, so the group is still one commit.
+        db.execute("BEGIN")
+        try:
+            for start in range(0, len(values), step):
+                chunk = values[start : start + step]
+                db.execute(_remember_many_sql(len(chunk) // _COLUMNS), chunk)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def experience(self, episode: StoredEpisode) -> StoredEpisode:
         with self._connection() as db:
@@ -208,42 +259,41 @@ class SpaceStore:
         min_confidence: float = 0.0,
         limit: int | None = None,
     ) -> tuple[list[StoredMemory], int]:
-        """Live memories matching an id or a content substring; and how many matched in all."""
-        where = ["deleted = 0", "confidence >= ?"]
-        params: list[object] = [min_confidence]
-        if memory_id is not None:
-            where.append("id = ?")
-            params.append(memory_id)
-        if content_contains is not None:
-            where.append("instr(content, ?) > 0")
-            params.append(content_contains)
-        clause = " AND ".join(where)
-        with self._connection() as db:
-            total = db.execute(f"SELECT COUNT(*) FROM memories WHERE {clause}", params).fetchone()
-            rows = db.execute(
-                f"SELECT * FROM memories WHERE {clause} ORDER BY seq LIMIT ?",
-                [*params, -1 if limit is None else limit],
-            ).fetchall()
-        return [_memory(row) for row in rows], int(total[0])
+        """Live memories matching an id or a content substring, in the order they were first
+        stored; and how many matched in all."""
+        with self._connection():
+            view = self._view
+            if memory_id is not None:
+                found = view.live(memory_id)
+                candidates: Iterable[StoredMemory] = () if found is None else (found,)
+            else:
+                candidates = (m for m in view.rows.values() if m.id not in view.hidden)
+            matched = [
+                m
+                for m in candidates
+                if m.confidence >= min_confidence
+                and (content_contains is None or content_contains in m.content)
+            ]
+        return (matched if limit is None else matched[:limit]), len(matched)
 
     def forget(self, memory_ids: Sequence[str], *, soft: bool) -> list[StoredMemory]:
         """Remove (or, when `soft`, hide) the given live memories; returns those affected."""
         affected: list[StoredMemory] = []
         with self._connection() as db:
+            view = self._view
             for memory_id in memory_ids:
-                row = db.execute(
-                    "SELECT * FROM memories WHERE id = ? AND deleted = 0", (memory_id,)
-                ).fetchone()
-                if row is None:
+                memory = view.live(memory_id)
+                if memory is None:
                     continue
                 if soft:
                     db.execute("UPDATE memories SET deleted = 1 WHERE id = ?", (memory_id,))
+                    view.hidden.add(memory_id)
                 else:
                     db.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
-                affected.append(_memory(row))
+                    del view.rows[memory_id]
+                affected.append(memory)
         return affected
 
     def count(self) -> int:
-        with self._connection() as db:
-            row = db.execute("SELECT COUNT(*) FROM memories WHERE deleted = 0").fetchone()
-        return int(row[0])
+        with self._connection():
+            return self._view.count()

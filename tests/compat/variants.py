@@ -109,8 +109,7 @@ class _DeprecatesEverything(SpaceResolver):
         resolution = super().resolve(rpc, request, metadata, peer, field=field)
         if resolution.deprecated:
             return resolution
-        extra = self.on_deprecated(rpc, peer)
-        return replace(resolution, response_metadata=resolution.response_metadata + extra)
+        return replace(resolution, deprecation=self.on_deprecated(rpc, peer))
 
 
 def deprecates_everything(schema: SchemaName, data_dir: Path) -> ServerUnderTest:

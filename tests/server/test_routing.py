@@ -22,6 +22,12 @@ RPC_NAMES = [rpc for _, rpc in SPACE_RPCS]
 
 
 def headers(call: grpc.Call) -> dict[str, str]:
+    """The call's response metadata: initial and trailing together."""
+    initial, trailing = call.initial_metadata() or (), call.trailing_metadata() or ()
+    return {key: value for key, value in (*initial, *trailing)}
+
+
+def initial(call: grpc.Call) -> dict[str, str]:
     return {key: value for key, value in call.initial_metadata() or ()}
 
 
@@ -121,7 +127,7 @@ def test_every_rpc_without_a_space_is_routed_to_default_and_deprecated(
         call = invoke(client, rpc, request_for(client, rpc, ""))
     assert call.code() in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED)
     assert headers(call)[SPACE_HEADER] == "default"
-    assert "default" in headers(call)[DEPRECATION_HEADER]
+    assert "default" in initial(call)[DEPRECATION_HEADER]
     records = [r for r in caplog.records if getattr(r, "event", None) == "deprecated_request"]
     assert len(records) == 1
     record = records[0]
@@ -141,6 +147,32 @@ def test_every_rpc_naming_a_space_is_routed_there_without_deprecation(
     assert headers(call)[SPACE_HEADER] == "team-a"
     assert DEPRECATION_HEADER not in headers(call)
     assert not [r for r in caplog.records if getattr(r, "event", None) == "deprecated_request"]
+
+
+@pytest.mark.parametrize("rpc", RPC_NAMES)
+def test_the_space_is_named_in_trailing_metadata_and_early_only_before_streamed_answers(
+    client: Client, rpc: str
+) -> None:
+    """Initial metadata sent by hand costs a write of its own, so a unary answer names its
+    space only in trailing metadata; a streamed answer names it before the first message."""
+    client.create_space("team-a")
+    call = invoke(client, rpc, request_for(client, rpc, "team-a"))
+    if rpc in ("Stream", "MemoryFlow"):
+        assert initial(call)[SPACE_HEADER] == "team-a"
+    else:
+        assert SPACE_HEADER not in initial(call)
+    if rpc != "Stream":  # the test cancels its Stream, which ends it without trailers
+        assert dict(call.trailing_metadata())[SPACE_HEADER] == "team-a"
+
+
+def test_an_error_after_the_space_was_resolved_still_names_it(client: Client) -> None:
+    client.create_space("team-a")
+    request = client.msg("RememberRequest", memory_space_id="team-a")  # no memory, no episode
+    call = invoke(client, "Remember", request)
+    assert call.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert dict(call.trailing_metadata())[SPACE_HEADER] == "team-a"
+    bad = [d for d in details_of(call) if isinstance(d, error_details_pb2.BadRequest)]
+    assert [v.field for v in bad[0].field_violations] == ["memory_type"]
 
 
 @pytest.mark.parametrize("rpc", RPC_NAMES)

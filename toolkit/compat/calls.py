@@ -50,7 +50,8 @@ class CallOutcome:
     def evidence(self) -> dict[str, Any]:
         """The facts of this call a report shows: status, message, headers, error details."""
         found: dict[str, Any] = {"code": self.code, "details": self.details}
-        headers = {k: v for k, v in self.initial_metadata.items() if k.startswith("x-engram")}
+        metadata = {**self.trailing_metadata, **self.initial_metadata}
+        headers = {k: v for k, v in metadata.items() if k.startswith("x-engram")}
         if headers:
             found["headers"] = headers
         if self.error_info is not None:

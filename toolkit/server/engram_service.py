@@ -35,7 +35,24 @@ Context: TypeAlias = Any
 
 
 async def abort(context: Context, error: RpcFailure) -> None:
-    await context.abort_with_status(rpc_status.to_status(error.status))
+    """End the call with `error`, keeping the trailing metadata already set (the space)."""
+    status = rpc_status.to_status(error.status)
+    trailing = (*(context.trailing_metadata() or ()), *status.trailing_metadata)
+    await context.abort(status.code, status.details, trailing)
+
+
+async def announce(resolution: Resolution, context: Context, *, early: bool) -> None:
+    """Name the call's space in its trailing metadata, and in its initial metadata when that
+    has to be sent anyway or early.
+
+    Trailing metadata travels with the status. Initial metadata sent by hand is a write of its
+    own and a wait on the event loop (it cost unary calls 13-19% of their rate), so it is sent
+    only for a deprecated call (`x-engram-deprecation` is initial metadata) and, with `early`,
+    on a call that streams answers, whose client learns its space before the first one.
+    """
+    context.set_trailing_metadata(resolution.announced)
+    if early or resolution.deprecation:
+        await context.send_initial_metadata(resolution.announced + resolution.deprecation)
 
 
 def decoded(request: Any) -> Any:
@@ -104,13 +121,19 @@ class EngramServicer:
         return grpc.method_handlers_generic_handler(SERVICE, handlers)
 
     async def _open(
-        self, rpc: str, request: Any, context: Context, *, field: str | None = None
+        self,
+        rpc: str,
+        request: Any,
+        context: Context,
+        *,
+        field: str | None = None,
+        streaming: bool = False,
     ) -> Resolution:
-        """Resolve the call's space and send the initial metadata that names it."""
+        """Resolve the call's space and name it in the answer's metadata."""
         resolution = self.resolver.resolve(
             rpc, request, context.invocation_metadata() or (), context.peer(), field=field
         )
-        await context.send_initial_metadata(resolution.response_metadata)
+        await announce(resolution, context, early=streaming)
         return resolution
 
     def _unary(
@@ -238,7 +261,7 @@ class EngramServicer:
             return
         subscription = self.hub.subscribe(resolution.space, request.event_types)
         try:
-            await context.send_initial_metadata(resolution.response_metadata)
+            await announce(resolution, context, early=True)
             sequence = 0
             sequence_field = self.messages.sequence_field
             while (event := await subscription.next()) is not None:
@@ -336,7 +359,9 @@ class EngramServicer:
                 decoded(request)
                 field = self._flow_field(request)
                 if resolution is None:
-                    resolution = await self._open(rpc, request, context, field=field)
+                    resolution = await self._open(
+                        rpc, request, context, field=field, streaming=True
+                    )
                 else:
                     self._bound(rpc, resolution, field)
                 kind = request.WhichOneof("request")
@@ -348,7 +373,7 @@ class EngramServicer:
                     raise invalid_argument("MemoryFlowRequest needs remember or recall", "request")
                 yield self.messages.new("MemoryFlowResponse", **{kind: answer})
             if resolution is None:
-                await self._open(rpc, None, context)
+                await self._open(rpc, None, context, streaming=True)
         except StoreClosed:
             await abort(context, self._deleted(rpc))
         except RpcFailure as error:

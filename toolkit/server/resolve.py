@@ -29,12 +29,14 @@ Metadata = tuple[tuple[str, str], ...]
 
 @dataclass(frozen=True)
 class Resolution:
-    """The space a call acts on and the metadata to answer with."""
+    """The space a call acts on and the metadata to answer with: `announced` names the space
+    (`x-engram-memory-space`), `deprecation` tells a legacy client what to set."""
 
     space: MemorySpaceId
     handle: SpaceHandle
     deprecated: bool
-    response_metadata: Metadata
+    announced: Metadata
+    deprecation: Metadata = ()
 
 
 def field_value(request: Message | None) -> str:
@@ -120,17 +122,17 @@ class SpaceResolver:
                 " set only one of them, or both to the same id",
                 SPACE_FIELD,
             )
-        extra: Metadata = ()
+        deprecation: Metadata = ()
         if by_field:
             space = self.parse(by_field, SPACE_FIELD)
         elif by_header:
             space = self.parse(by_header, f"{SPACE_HEADER} header")
         else:
             space = self.default_space
-            extra = self.on_deprecated(rpc, peer)
+            deprecation = self.on_deprecated(rpc, peer)
         handle = self.lookup(space)
         deprecated = not (by_field or by_header)
-        return Resolution(space, handle, deprecated, self.announce(space) + extra)
+        return Resolution(space, handle, deprecated, self.announce(space), deprecation)
 
 
 class LegacyResolver(SpaceResolver):

@@ -5,20 +5,24 @@
 The same client harness drives both servers (raw bytes in, raw bytes out), both servers run
 grpc.aio on their own event loop thread in this process, and every figure is a ratio:
 Remember and Recall calls/s vs a bare unary echo; Stream messages/s delivered to 8
-subscribers in 2 spaces vs 8 bare server streams; `registry.get` vs `dict.get`. Each side's
-figure is its best of ROUNDS, the baseline and the server measured in turn; every request is
-encoded before a clock starts.
+subscribers in 2 spaces vs 8 bare server streams; `registry.get` vs `dict.get`. The events
+the subscribers receive are written by StreamingRemember calls from another process
+(`stream_writer`), so the measured client only reads, as it does from the echo. Each side's
+figure is its best of ROUNDS (load on these machines only ever slows a round down), the
+baseline and the server measured in turn; every request is encoded before a clock starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import timeit
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,14 +36,18 @@ from toolkit.server.app import ServerConfig, start_server_thread
 from toolkit.server.registry import MemorySpaceRegistry
 from toolkit.server.space_id import MemorySpaceId
 
-UNARY_CALLS = 2000
-ROUNDS = 5  # each side's best of ROUNDS, the two sides measured in turn
+UNARY_CALLS = 1000
+ROUNDS = 10  # each side's best of ROUNDS, the two sides measured in turn
 STREAM_EVENTS_PER_SPACE = 2500
+# A stream round is short and its rate spreads widely (the echo's from 14,000 to 28,000
+# messages/s within one run), so each side needs more rounds to reach its best.
+STREAM_ROUNDS = 12
 SUBSCRIBERS_PER_SPACE = 4
 SPACES = ("bench-a", "bench-b")
 TARGETS = {"recall": 0.8, "remember": 0.7, "stream_fanout": 0.6, "registry_get": 3.0}
 
 SCHEMA = load_schema("current")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def msg(name: str, **fields: Any) -> Any:
@@ -142,27 +150,63 @@ async def _drain(call: Any, expected: int) -> int:
 
 def stream_rate(
     address: str,
-    subscriptions: list[tuple[str, bytes, tuple[tuple[str, str], ...]]],
+    subscriptions: list[tuple[str, bytes]],
     expected: int,
-    writers: Callable[[grpc.aio.Channel], list[Any]],
+    source: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[], float]:
-    """A measurement of messages/s received by every subscription, from when writers start."""
+    """A measurement of messages/s received by every subscription, from when `source` (the
+    writers, if the server needs any) is told to start."""
 
     async def once() -> float:
         async with grpc.aio.insecure_channel(address) as channel:
             calls = [
-                channel.unary_stream(path)(payload, metadata=metadata, timeout=60)
-                for path, payload, metadata in subscriptions
+                channel.unary_stream(path)(payload, timeout=60) for path, payload in subscriptions
             ]
             await asyncio.gather(*(c.initial_metadata() for c in calls))
             started = time.perf_counter()
-            results = await asyncio.gather(*(_drain(c, expected) for c in calls), *writers(channel))
+            writing = () if source is None else (source(),)
+            results = await asyncio.gather(*(_drain(c, expected) for c in calls), *writing)
             elapsed = time.perf_counter() - started
             received = sum(results[: len(calls)])
             assert received == expected * len(calls), (received, expected * len(calls))
             return received / elapsed
 
     return lambda: asyncio.run(once())
+
+
+@contextmanager
+def stream_writer(address: str, count: int) -> Iterator[Callable[[], Awaitable[None]]]:
+    """The writers of the stream benchmark, in their own process (see `stream_writer`)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.stream_writer", address, str(count), *SPACES],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    stdin, stdout = process.stdin, process.stdout
+
+    def expect(word: str) -> None:
+        line = stdout.readline().strip()
+        if line != word:
+            raise RuntimeError(f"stream writer said {line!r}, expected {word!r}")
+
+    async def write_round() -> None:
+        stdin.write("go\n")
+        stdin.flush()
+        await asyncio.to_thread(expect, "done")
+
+    try:
+        expect("ready")
+        yield write_round
+    finally:
+        stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # --- the measurements ------------------------------------------------------------------------
@@ -196,46 +240,21 @@ def measure_unary(echo: str, engram: str) -> dict[str, float]:
 
 def measure_stream(echo: str, engram: str) -> dict[str, float]:
     count = STREAM_EVENTS_PER_SPACE
-    bare_subs = [("/bench.Echo/Stream", str(count).encode(), ())] * (
-        SUBSCRIBERS_PER_SPACE * len(SPACES)
-    )
-    bare_streams = stream_rate(echo, bare_subs, count, lambda channel: [])
-
-    stream_subs = [
+    streams = SUBSCRIBERS_PER_SPACE * len(SPACES)
+    bare_streams = stream_rate(echo, [("/bench.Echo/Stream", str(count).encode())] * streams, count)
+    subscriptions = [
         (
             "/engram.v1.EngramService/Stream",
             msg("StreamRequest", memory_space_id=space).SerializeToString(),
-            (),
         )
         for space in SPACES
         for _ in range(SUBSCRIBERS_PER_SPACE)
     ]
-
-    # Encoded before any clock starts, like the unary payloads: the figure is the server's
-    # fan-out, not the client building requests on the loop that also reads the streams.
-    requests = {
-        space: [
-            msg(
-                "StreamingRememberRequest",
-                memory=msg("Memory", id=f"s{n}", content="c" * 64, confidence=0.5),
-                memory_space_id=space,
-            ).SerializeToString()
-            for n in range(count)
-        ]
-        for space in SPACES
-    }
-
-    def writers(channel: grpc.aio.Channel) -> list[Any]:
-        return [
-            channel.stream_unary("/engram.v1.EngramService/StreamingRemember")(
-                iter(requests[space]), timeout=60
-            )
-            for space in SPACES
-        ]
-
-    rates = best_interleaved(
-        {"bare": bare_streams, "served": stream_rate(engram, stream_subs, count, writers)}
-    )
+    with stream_writer(engram, count) as write_round:
+        served_streams = stream_rate(engram, subscriptions, count, write_round)
+        rates = best_interleaved(
+            {"bare": bare_streams, "served": served_streams}, rounds=STREAM_ROUNDS
+        )
     bare, served = rates["bare"], rates["served"]
     return {
         "stream_fanout_msgs_per_s": round(served, 1),

@@ -11,6 +11,7 @@ import pytest
 from google.protobuf.descriptor import FieldDescriptor
 
 from tests.conftest import REQUESTS
+from toolkit.schema.buf import buf_executable
 from toolkit.schema.pool import Schema, load_schema, packaged_descriptor_set
 from toolkit.schema.version import declared_version
 
@@ -121,7 +122,7 @@ def test_generated_tree_imports_in_its_own_process(tree: str, project_root: Path
 @pytest.mark.parametrize("module", ["proto", "fixtures/baseline/proto"])
 def test_buf_lint_is_clean(module: str, project_root: Path, tool_env: dict[str, str]) -> None:
     result = subprocess.run(
-        ["buf", "lint", "--error-format=json"],
+        [buf_executable(), "lint", "--error-format=json"],
         cwd=project_root / module,
         env=tool_env,
         capture_output=True,
@@ -136,7 +137,13 @@ def test_buf_breaking_wire_json_against_baseline_is_clean(
     project_root: Path, tool_env: dict[str, str]
 ) -> None:
     result = subprocess.run(
-        ["buf", "breaking", "--against", "../fixtures/baseline/proto", "--error-format=json"],
+        [
+            buf_executable(),
+            "breaking",
+            "--against",
+            "../fixtures/baseline/proto",
+            "--error-format=json",
+        ],
         cwd=project_root / "proto",
         env=tool_env,
         capture_output=True,

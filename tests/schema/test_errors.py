@@ -24,9 +24,9 @@ def assert_cannot_judge(proc_args: list[str], env: dict[str, str], *needles: str
 def test_missing_buf_is_exit_2(tmp_path: Path) -> None:
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
-    env = cli_env(tmp_path / "cache", PATH=str(empty_bin))
+    env = cli_env(tmp_path / "cache", PATH=str(empty_bin), ENGRAM_COMPAT_BUF=str(empty_bin / "buf"))
     assert shutil.which("buf", path=env["PATH"]) is None
-    assert_cannot_judge(["check", "--json", str(tmp_path / "s.json")], env, "buf not found on PATH")
+    assert_cannot_judge(["check", "--json", str(tmp_path / "s.json")], env, "buf not found")
     assert not (tmp_path / "s.json").exists()
 
 

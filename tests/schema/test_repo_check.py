@@ -65,9 +65,9 @@ def test_every_request_reads_memory_space_id_as_default(repo_report: RepoRun) ->
 def test_rollout_hazard_names_every_request_field(repo_report: RepoRun) -> None:
     _, stdout, report, _ = repo_report
     (hazard,) = report["hazards"]
-    assert hazard["id"] == "ROLLOUT_SERVERS_FIRST"
+    assert hazard["id"] == "UPGRADE_SERVERS_FIRST"
     assert hazard["fields"] == sorted(f"engram.v1.{n}.memory_space_id" for n in REQUESTS)
-    assert "hazard ROLLOUT_SERVERS_FIRST" in stdout
+    assert "hazard UPGRADE_SERVERS_FIRST" in stdout
 
 
 def test_schema_json_follows_the_results_contract(repo_report: RepoRun) -> None:

@@ -15,8 +15,8 @@ from tests.server.broken import AutoCreatingResolver, HeaderBlindResolver, Silen
 from tests.server.calls import invoke, request_for
 from tests.server.conftest import SPACE_RPCS, Client, start
 from tests.server.ids import HEADER_MALFORMED_IDS, MALFORMED_IDS
+from toolkit.contract import DEPRECATION_HEADER, SPACE_HEADER
 from toolkit.server.app import RunningServer, ServerOverrides
-from toolkit.server.resolve import DEPRECATION_HEADER, SPACE_HEADER
 
 RPC_NAMES = [rpc for _, rpc in SPACE_RPCS]
 

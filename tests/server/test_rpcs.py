@@ -10,8 +10,8 @@ import pytest
 
 from tests.server.calls import Collector
 from tests.server.conftest import Client, start
+from toolkit.contract import SPACE_HEADER
 from toolkit.server.app import RunningServer
-from toolkit.server.resolve import SPACE_HEADER
 
 
 def test_remember_recall_forget_round_trip(client: Client) -> None:

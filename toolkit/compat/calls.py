@@ -16,11 +16,12 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from toolkit.compat.client import SPACE_FIELD, SPACE_HEADER, space_channel
+from toolkit.compat.client import space_channel
+from toolkit.contract import ENGRAM_SERVICE, SPACE_FIELD, SPACE_HEADER, SPACE_SERVICE
 from toolkit.schema.pool import RpcMethod, Schema, load_schema
 
-ENGRAM = "engram.v1.EngramService"
-SPACES = "engram.v1.MemorySpaceService"
+ENGRAM = ENGRAM_SERVICE
+SPACES = SPACE_SERVICE
 DEFAULT_TIMEOUT_S = 20.0
 ClientMode = Literal["field", "header", "both", "none"]
 

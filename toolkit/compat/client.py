@@ -17,12 +17,8 @@ from typing import Any, NamedTuple
 import grpc
 from google.protobuf.message import Message
 
+from toolkit.contract import SPACE_ENV, SPACE_FIELD, SPACE_HEADER
 from toolkit.errors import ToolkitError
-
-SPACE_ENV = "ENGRAM_MEMORY_SPACE"
-SPACE_HEADER = "x-engram-memory-space"
-DEPRECATION_HEADER = "x-engram-deprecation"
-SPACE_FIELD = "memory_space_id"
 
 
 class MissingSpaceError(ToolkitError):

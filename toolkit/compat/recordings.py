@@ -14,13 +14,14 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
+from toolkit.contract import ENGRAM_SERVICE
 from toolkit.errors import ToolkitError
 from toolkit.schema.pool import RpcMethod, Schema, load_schema
 
 TEXT_SUFFIX = ".txtpb"
 WIRE_SUFFIX = ".binpb"
 MESSAGE_HEADER = re.compile(r"^#\s*proto-message:\s*(\S+)", re.MULTILINE)
-LEGACY_SERVICE = "engram.v1.EngramService"
+LEGACY_SERVICE = ENGRAM_SERVICE
 
 
 class RecordingError(ToolkitError):

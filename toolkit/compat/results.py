@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from toolkit.compat.checks import CHECKS, Category
+from toolkit.contract import HAZARD_SERVERS_FIRST
 
 Outcome = Literal["passed", "failed"]
 SCHEMA_VERSION = 1
@@ -118,7 +119,7 @@ def rollout_rules(cells: list[MatrixCell]) -> list[RolloutRule]:
     """A new client's space silently ignored by a legacy server means: upgrade servers first."""
     for cell in cells:
         if (cell.client, cell.server, cell.observed) == ("new", "legacy", SPACE_IGNORED):
-            return [RolloutRule("UPGRADE_SERVERS_FIRST", "MATRIX")]
+            return [RolloutRule(HAZARD_SERVERS_FIRST, "MATRIX")]
     return []
 
 

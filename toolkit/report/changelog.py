@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.report.context import SPACE_FIELD, default_space, passed_checks, space_messages
+from toolkit.contract import SPACE_FIELD
+from toolkit.report.context import default_space, passed_checks, space_messages
 from toolkit.report.verdict import judge
 
 DEFAULT_REPORT_LINK = "reports/migration-report.md"

@@ -11,9 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.contract import HAZARD_SERVERS_FIRST, SPACE_FIELD, SPACE_HEADER
 from toolkit.report.verdict import Verdict, judge
 
-SPACE_FIELD = "memory_space_id"
 BAD_REPLAY = frozenset({"PARSE_ERROR", "LOST", "CHANGED", "MISROUTED"})
 # The Markdown report must fit a pull-request comment (65,536 characters): it shows the failed
 # cases of a check (up to this many) or one sample case, and cuts long evidence values. The
@@ -24,7 +24,7 @@ CLIENTS = ("legacy", "new")
 SERVERS = ("legacy", "current")
 # Rollout findings that mean "old servers ignore the new field": from the schema stage's
 # reverse replay and from the compat suite's matrix.
-SERVERS_FIRST = frozenset({"ROLLOUT_SERVERS_FIRST", "UPGRADE_SERVERS_FIRST"})
+SERVERS_FIRST = frozenset({HAZARD_SERVERS_FIRST})
 # Changes to a whole message are listed with services and RPCs, not under the message.
 WHOLE_ELEMENT_KINDS = frozenset({"message_added", "message_removed"})
 
@@ -398,7 +398,7 @@ def default_space(compat: dict[str, Any] | None) -> str | None:
         if check["id"] != "ROUTE_DEFAULT_LEGACY":
             continue
         for case in check["cases"]:
-            for key in ("default_space", "x-engram-memory-space", "resolved_space"):
+            for key in ("default_space", SPACE_HEADER, "resolved_space"):
                 value = case["evidence"].get(key)
                 if case["outcome"] == "passed" and isinstance(value, str) and value:
                     return value

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from toolkit.tools import find_buf
+
 UNAVAILABLE = "unavailable"
 
 
@@ -42,7 +44,7 @@ def _output(command: list[str], cwd: Path) -> str | None:
 
 
 def _buf_version(cwd: Path) -> str:
-    buf = shutil.which("buf")
+    buf = find_buf()
     if buf is None:
         return UNAVAILABLE
     return _output([buf, "--version"], cwd) or UNAVAILABLE

@@ -8,6 +8,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from toolkit import contract
 from toolkit.report.changelog import ChangelogEntry
 from toolkit.report.context import ReportContext
 
@@ -55,6 +56,7 @@ def _environment(html: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     environment.globals["code"] = _html_code if html else _markdown_code
+    environment.globals["contract"] = contract
     environment.globals["strong"] = _html_strong if html else _markdown_strong
     environment.filters["cell"] = (lambda value: escape(value)) if html else _markdown_cell
     environment.filters["slug"] = slug

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
+from toolkit.tools import BUF_ENV, find_buf
 
 BUF_CLEAN = 0
 BUF_FINDINGS = 100
@@ -37,9 +37,14 @@ class BufFinding:
 
 
 def buf_executable() -> str:
-    found = shutil.which("buf")
+    found = find_buf()
     if found is None:
-        raise BufError("buf not found on PATH: install it with `pip install buf-bin`")
+        if os.environ.get(BUF_ENV):
+            raise BufError(f"buf not found: ${BUF_ENV} names {os.environ[BUF_ENV]!r}")
+        raise BufError(
+            "buf not found beside the Python interpreter or on PATH: "
+            "install it with `pip install buf-bin`"
+        )
     return found
 
 

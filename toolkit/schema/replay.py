@@ -16,13 +16,13 @@ from google.protobuf import unknown_fields
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from toolkit.contract import HAZARD_SERVERS_FIRST, SPACE_FIELD
 from toolkit.schema.diff import Names
 from toolkit.schema.findings import Direction, Hazard, ReplayField, ReplayResult
 from toolkit.schema.pool import Schema
 from toolkit.schema.samples import build_samples
 
 F = FieldDescriptor
-SPACE_FIELD = "memory_space_id"
 IDENTICAL = "IDENTICAL"
 NEW_FIELD_DEFAULT = "NEW_FIELD_DEFAULT"
 IGNORED_BY_OLD = "IGNORED_BY_OLD"
@@ -32,7 +32,6 @@ PARSE_ERROR = "PARSE_ERROR"
 MISROUTED = "MISROUTED"
 # Worst last: a message's outcome is the worst outcome of any of its fields in any sample.
 SEVERITY = (IDENTICAL, NEW_FIELD_DEFAULT, IGNORED_BY_OLD, LOST, CHANGED, PARSE_ERROR, MISROUTED)
-ROLLOUT_SERVERS_FIRST = "ROLLOUT_SERVERS_FIRST"
 
 
 @dataclass(frozen=True)
@@ -361,9 +360,7 @@ def replay(baseline: Schema, current: Schema, names: Names, label: str) -> Repla
                     fields=tuple(ReplayField(n, v.outcome, v.detail) for n, v in fields),
                 )
             )
-    hazards = (
-        (Hazard(ROLLOUT_SERVERS_FIRST, tuple(sorted(hazard_fields))),) if hazard_fields else ()
-    )
+    hazards = (Hazard(HAZARD_SERVERS_FIRST, tuple(sorted(hazard_fields))),) if hazard_fields else ()
     return ReplayRun(tuple(results), frozenset(breaking), hazards)
 
 

@@ -26,6 +26,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from toolkit import __version__
+from toolkit.contract import DEFAULT_SPACE
 from toolkit.errors import ToolkitError
 from toolkit.schema.pool import Schema, SchemaName, load_schema
 from toolkit.schema.version import SchemaVersionError, declared_version
@@ -57,7 +58,7 @@ class ServerConfig:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 0
-    default_space: str = "default"
+    default_space: str = DEFAULT_SPACE
     schema: SchemaName = "current"
     subscriber_buffer: int = 1024
     log_format: LogFormat = "json"

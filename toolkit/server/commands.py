@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from toolkit.contract import DEFAULT_SPACE
 from toolkit.errors import EXIT_OK
 
 DATA_DIR_ENV = "ENGRAM_DATA_DIR"
@@ -34,7 +35,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help=f"where spaces persist (default ${DATA_DIR_ENV}, else ./{DEFAULT_DATA_DIR})",
     )
-    serve.add_argument("--default-space", default="default", help="space of legacy requests")
+    serve.add_argument("--default-space", default=DEFAULT_SPACE, help="space of legacy requests")
     serve.add_argument("--log-format", choices=("json", "text"), default="json")
     serve.add_argument(
         "--schema",

@@ -16,6 +16,7 @@ import grpc
 import grpc.aio
 from grpc_status import rpc_status
 
+from toolkit.contract import ENGRAM_SERVICE, SPACE_FIELD
 from toolkit.schema.pool import Schema
 from toolkit.server.hub import EndReason, EventHub, EventKind, SpaceEvent
 from toolkit.server.messages import Messages, Undecodable, decoder, set_if_present
@@ -26,7 +27,7 @@ from toolkit.server.writes import StoreWriter
 
 log = logging.getLogger(__name__)
 
-SERVICE = "engram.v1.EngramService"
+SERVICE = ENGRAM_SERVICE
 DEFAULT_MAX_RESULTS = 100
 MAX_UNPUBLISHED = 1024  # streamed writes a call may have in flight before it stops reading
 
@@ -161,7 +162,7 @@ class EngramServicer:
             raise invalid_argument(
                 f"{rpc} is bound to memory space '{resolution.space}' by its first message;"
                 " a later message names a different space",
-                "memory_space_id",
+                SPACE_FIELD,
             )
 
     async def _publish(self, resolution: Resolution, kind: EventKind, memory: StoredMemory) -> None:
@@ -345,7 +346,7 @@ class EngramServicer:
         if outer and inner and outer != inner:
             raise invalid_argument(
                 f"MemoryFlowRequest.memory_space_id and its {kind} request name different spaces",
-                "memory_space_id",
+                SPACE_FIELD,
             )
         return outer or inner
 

@@ -14,15 +14,12 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from toolkit.contract import DEPRECATION_HEADER, SPACE_FIELD, SPACE_HEADER
 from toolkit.server.registry import MemorySpaceRegistry, SpaceHandle, SpaceNotFound
 from toolkit.server.space_id import InvalidSpaceId, MemorySpaceId
 from toolkit.server.status import RpcFailure, invalid_argument, invalid_space_id, space_not_found
 
 log = logging.getLogger(__name__)
-
-SPACE_FIELD = "memory_space_id"
-SPACE_HEADER = "x-engram-memory-space"
-DEPRECATION_HEADER = "x-engram-deprecation"
 
 Metadata = tuple[tuple[str, str], ...]
 

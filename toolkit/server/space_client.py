@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 from toolkit.compat.client import space_channel
+from toolkit.contract import PACKAGE, SPACE_SERVICE_NAME
 from toolkit.errors import EXIT_FAILED, EXIT_OK, ToolkitError
 from toolkit.schema.pool import load_schema
 
@@ -40,8 +41,8 @@ def _describe(space: Any) -> str:
 def run_space_command(action: str, space_id: str | None, target: str, timeout: float) -> int:
     schema = load_schema("current")
     rpc, request_name = METHODS[action]
-    method = schema.method("MemorySpaceService", rpc)
-    request = schema.message(f"engram.v1.{request_name}")()
+    method = schema.method(SPACE_SERVICE_NAME, rpc)
+    request = schema.message(f"{PACKAGE}.{request_name}")()
     with grpc.insecure_channel(target) as plain:
         channel: grpc.Channel = plain
         if space_id is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from toolkit.contract import SPACE_FIELD, SPACE_SERVICE
 from toolkit.schema.pool import Schema
 from toolkit.server.engram_service import Context, abort, decoded
 from toolkit.server.hub import EventHub
@@ -21,7 +22,7 @@ from toolkit.server.space_id import InvalidSpaceId, MemorySpaceId
 from toolkit.server.status import RpcFailure, failure, invalid_space_id, space_not_found
 from toolkit.server.store import StoreClosed
 
-SERVICE = "engram.v1.MemorySpaceService"
+SERVICE = SPACE_SERVICE
 
 
 class MemorySpaceServicer:
@@ -75,7 +76,7 @@ class MemorySpaceServicer:
         try:
             return MemorySpaceId(request.memory_space_id)
         except InvalidSpaceId as exc:
-            raise invalid_space_id(exc, "memory_space_id") from exc
+            raise invalid_space_id(exc, SPACE_FIELD) from exc
 
     def _not_found(self, raw: str) -> RpcFailure:
         space = MemorySpaceId(raw)

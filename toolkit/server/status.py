@@ -6,10 +6,8 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from toolkit.contract import ERROR_DOMAIN, NOT_FOUND_REASON, SPACE_FIELD
 from toolkit.server.space_id import SPACE_ID_RULE, InvalidSpaceId, MemorySpaceId
-
-ERROR_DOMAIN = "engram.v1"
-NOT_FOUND_REASON = "MEMORY_SPACE_NOT_FOUND"
 
 
 class RpcFailure(Exception):
@@ -50,7 +48,7 @@ def invalid_space_id(error: InvalidSpaceId, source: str) -> RpcFailure:
 
 def space_not_found(space_id: MemorySpaceId, message: str) -> RpcFailure:
     info = error_details_pb2.ErrorInfo(
-        reason=NOT_FOUND_REASON, domain=ERROR_DOMAIN, metadata={"memory_space_id": space_id}
+        reason=NOT_FOUND_REASON, domain=ERROR_DOMAIN, metadata={SPACE_FIELD: space_id}
     )
     return failure(grpc.StatusCode.NOT_FOUND, message, info)
 

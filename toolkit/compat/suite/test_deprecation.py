@@ -9,13 +9,13 @@ import pytest
 
 from toolkit.compat.calls import CallOutcome, LegacyClient, NewClient
 from toolkit.compat.checks import check
-from toolkit.compat.client import DEPRECATION_HEADER
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
 from toolkit.compat.scenarios import EventWatcher
 from toolkit.compat.server_log import is_deprecation_record
 from toolkit.compat.suite.conftest import NewClientFactory
 from toolkit.compat.suite.test_routing import RPCS
+from toolkit.contract import DEPRECATION_HEADER
 
 
 def _headers_of_call(call: Callable[[], CallOutcome | EventWatcher]) -> dict[str, str]:

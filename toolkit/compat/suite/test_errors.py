@@ -8,15 +8,14 @@ import pytest
 
 from toolkit.compat.calls import CallOutcome, NewClient
 from toolkit.compat.checks import check
-from toolkit.compat.client import SPACE_HEADER
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
 from toolkit.compat.suite.conftest import NewClientFactory
 from toolkit.compat.suite.test_routing import RPCS
+from toolkit.contract import NOT_FOUND_REASON, SPACE_HEADER
 
 # Streams that wrongly succeed would run until the deadline; an error arrives at once.
 ERROR_TIMEOUT_S = 3.0
-NOT_FOUND_REASON = "MEMORY_SPACE_NOT_FOUND"
 MALFORMED_IDS = {
     "too_short": "ab",
     "too_long": "a" * 65,

@@ -23,6 +23,33 @@ COMMAND_MODULES = (
 )
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help names its default, unless the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default in (None, False, argparse.SUPPRESS)
+            or action.option_strings == []
+            or isinstance(default, bool)
+        ):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, list | tuple) else default
+        return f"{text} (default: {shown})"
+
+
+def _verbose(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="log debugging detail (DEBUG lines) to stderr",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="engram-compat",
@@ -31,12 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(bad input, missing tool).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log debugging detail to stderr"
-    )
+    _verbose(parser, False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for subparser in set(subparsers.choices.values()):
+        subparser.formatter_class = HelpFormatter
+        # `-v` after the subcommand too; SUPPRESS keeps a `-v` given before it.
+        _verbose(subparser, argparse.SUPPRESS)
     return parser
 
 

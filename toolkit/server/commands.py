@@ -36,7 +36,9 @@ def register(subparsers: Any) -> None:
         help=f"where spaces persist (default ${DATA_DIR_ENV}, else ./{DEFAULT_DATA_DIR})",
     )
     serve.add_argument("--default-space", default=DEFAULT_SPACE, help="space of legacy requests")
-    serve.add_argument("--log-format", choices=("json", "text"), default="json")
+    serve.add_argument(
+        "--log-format", choices=("json", "text"), default="json", help="how log records are written"
+    )
     serve.add_argument(
         "--schema",
         choices=("current", "legacy"),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from toolkit.schema.check import CheckOptions, check
-from toolkit.schema.findings import SchemaReport
+from toolkit.documents.schema import SchemaReport
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CASES_ROOT = PROJECT_ROOT / "fixtures" / "schema_cases"

@@ -11,7 +11,8 @@ from typing import Literal, TypeVar
 
 import pytest
 
-Category = Literal["routing", "deprecation", "errors", "isolation", "streams", "matrix"]
+from toolkit.documents.compat import Category
+
 MARKER = "compat_check"
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
-from toolkit.schema.findings import Acceptance, AcceptanceUse, Change
+from toolkit.documents.schema import Acceptance, AcceptanceUse, Change
 
 
 class AcceptanceFileError(ToolkitError):

@@ -18,7 +18,7 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
 from toolkit.schema.elements import Element, SchemaIndex
-from toolkit.schema.findings import Change, Compat
+from toolkit.documents.schema import Change, Compat
 
 C: Compat = "compatible"
 B: Compat = "breaking"

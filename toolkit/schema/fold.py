@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from toolkit.schema.buf import BufFinding
 from toolkit.schema.elements import SchemaIndex
-from toolkit.schema.findings import Change
+from toolkit.documents.schema import Change
 
 QUOTED = re.compile(r'"([^"]+)"')
 

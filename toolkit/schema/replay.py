@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError, Message
 
 from toolkit.contract import HAZARD_SERVERS_FIRST, SPACE_FIELD
 from toolkit.schema.diff import Names
-from toolkit.schema.findings import Direction, Hazard, ReplayField, ReplayResult
+from toolkit.documents.schema import Direction, Hazard, ReplayField, ReplayResult
 from toolkit.schema.pool import Schema
 from toolkit.schema.samples import build_samples
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from toolkit.contract import SPACE_FIELD
 from toolkit.documents.results import ResultsDocument
 from toolkit.documents.schema import Change

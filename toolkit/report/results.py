@@ -66,7 +66,16 @@ def read_parts(out: Path) -> Parts:
 
 
 def read_results(path: Path) -> ResultsDocument:
-    return ResultsDocument.read(path)
+    """results.json, validated, typed, and checked: its verdict and exit code must be the ones
+    its stage documents give, so the report, the summary and the exit code cannot disagree."""
+    results = ResultsDocument.read(path)
+    verdict = judge_parts(Parts(results.drift, results.lint, results.schema, results.compat))
+    if (results.verdict, results.exit_code) != (verdict.code, verdict.exit_code):
+        raise ResultsError(
+            f"{path}: verdict {results.verdict} (exit {results.exit_code}) disagrees with its "
+            f"stage documents, which give {verdict.code} (exit {verdict.exit_code})"
+        )
+    return results
 
 
 def results_from_dict(document: Any, label: str = "results") -> ResultsDocument:

@@ -220,7 +220,9 @@ def replay_rows(schema: SchemaReport) -> tuple[ReplayRow, ...]:
 
 
 def matrix_rows(compat: CompatResults | None) -> tuple[tuple[MatrixCell | None, ...], ...]:
-    cells = {(c.client, c.server): c for c in (compat.matrix if compat else ())}
+    cells: dict[tuple[str, str], MatrixCell] = {
+        (c.client, c.server): c for c in (compat.matrix if compat else ())
+    }
     return tuple(tuple(cells.get((client, server)) for server in SERVERS) for client in CLIENTS)
 
 

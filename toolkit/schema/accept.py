@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.errors import ToolkitError
 from toolkit.documents.schema import Acceptance, AcceptanceUse, Change
+from toolkit.errors import ToolkitError
 
 
 class AcceptanceFileError(ToolkitError):

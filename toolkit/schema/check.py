@@ -14,10 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.schema import buf
-from toolkit.schema.accept import AcceptanceEntry, apply_acceptances, read_acceptances
-from toolkit.schema.diff import Names, diff_schemas
-from toolkit.schema.elements import SchemaIndex, build_index
 from toolkit.documents.schema import (
     Change,
     Hazard,
@@ -28,6 +24,10 @@ from toolkit.documents.schema import (
     Verdict,
     VersionPolicy,
 )
+from toolkit.schema import buf
+from toolkit.schema.accept import AcceptanceEntry, apply_acceptances, read_acceptances
+from toolkit.schema.diff import Names, diff_schemas
+from toolkit.schema.elements import SchemaIndex, build_index
 from toolkit.schema.fold import fold_buf_findings
 from toolkit.schema.policy import version_policy
 from toolkit.schema.replay import ReplayRun, replay

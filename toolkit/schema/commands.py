@@ -130,9 +130,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_stubs(args: argparse.Namespace) -> int:
-    import time
-
-    from toolkit.documents.drift import DriftDocument
     from toolkit.schema.stubs import check_drift, default_trees, generate
 
     root: Path = args.project_root
@@ -144,19 +141,12 @@ def run_stubs(args: argparse.Namespace) -> int:
         for out in generate(trees, generated_root):
             print(f"generated {out.relative_to(root)}")
         return EXIT_OK
-    started = time.perf_counter()
     drift = check_drift(trees, generated_root)
     if args.json is not None:
         path: Path = args.json
-        DriftDocument(
-            duration_s=round(time.perf_counter() - started, 3),
-            verdict="passed" if drift.clean else "failed",
-            changed=drift.changed,
-            missing=drift.missing,
-            unexpected=drift.unexpected,
-        ).write(path if str(path) == "-" or path.is_absolute() else root / path)
+        drift.write(path if str(path) == "-" or path.is_absolute() else root / path)
     report = sys.stderr if args.json is not None and str(args.json) == "-" else None
-    if drift.clean:
+    if drift.verdict == "passed":
         print("stubs are up to date with the schemas", file=report)
         return EXIT_OK
     print("stubs have drifted from the schemas; run `nox -s stubs` and commit:", file=sys.stderr)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import types
 import typing
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 import jsonschema
 import referencing
@@ -144,8 +145,7 @@ def build(kind: Any, value: Any) -> Any:
         return [build(item, element) for element in value]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if origin is Literal or origin is dict or kind is Any:
-        return value
+    # Literals, plain values and free-form objects (`dict[str, Any]`) are kept as they are.
     return value
 
 
@@ -171,8 +171,6 @@ class Document:
     def write(self, path: Path) -> Path:
         """Write the document as JSON (`-` writes it to stdout), creating the folder."""
         if str(path) == "-":
-            import sys
-
             sys.stdout.write(self.to_json())
             return path
         path.parent.mkdir(parents=True, exist_ok=True)

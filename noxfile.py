@@ -1,7 +1,13 @@
 """The engram-compat pipeline. `nox` with no arguments runs the whole migration check.
 
 Stages run in the order listed in `nox.options.sessions`; nox keeps going after a failing
-stage, so the report stage still writes `reports/` when an earlier stage failed.
+stage, so the report stage still writes `reports/` when an earlier stage failed. Every stage
+writes its document to `reports/` (drift.json, lint.json, schema.json, compat.json); the report
+stage merges them into results.json, whose verdict and exit code are the run's.
+
+Nothing of an earlier run survives into a later one's report: the first pipeline stage of a
+`nox` invocation removes every stage document and report of the previous run, so a stage that
+did not run this time is missing (INCOMPLETE), never an old success.
 """
 
 from __future__ import annotations
@@ -31,10 +37,32 @@ def install(session: nox.Session, extras: str = "") -> None:
     session.env["BUF_CACHE_DIR"] = str(ROOT / ".cache" / "buf")
 
 
+# Everything a pipeline run writes to reports/ (bench.json and the screenshot are not the run's).
+RUN_OUTPUTS = (
+    "drift.json",
+    "lint.json",
+    "schema.json",
+    "compat.json",
+    "junit-compat.xml",
+    "results.json",
+    "migration-report.md",
+    "migration-report.html",
+    "CHANGELOG-entry.md",
+)
+_run_started: list[bool] = []
+
+
 def discard(*names: str) -> None:
     """Remove a stage's previous output, so a stage that crashes never leaves stale results."""
     for name in names:
         (REPORTS / name).unlink(missing_ok=True)
+
+
+def begin_run() -> None:
+    """At the first pipeline stage of this nox invocation, remove the previous run's output."""
+    if not _run_started:
+        _run_started.append(True)
+        discard(*RUN_OUTPUTS)
 
 
 @nox.session(python=PYTHON)
@@ -46,21 +74,20 @@ def stubs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def drift(session: nox.Session) -> None:
-    """Fail when toolkit/generated/ differs from what the schemas generate (stubs --check)."""
+    """Fail when toolkit/generated/ differs from what the schemas generate; writes drift.json."""
+    begin_run()
+    discard("drift.json")
     install(session)
-    session.run("engram-compat", "stubs", "--check")
+    session.run("engram-compat", "stubs", "--check", "--json", str(REPORTS / "drift.json"))
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff, ruff format --check, mypy, and buf lint on both schemas."""
+    """ruff, ruff format --check, mypy, and buf lint on both schemas; writes lint.json."""
+    begin_run()
+    discard("lint.json")
     install(session, "test")
-    session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")
-    session.run("mypy")
-    for module in ("proto", "fixtures/baseline/proto"):
-        with session.chdir(ROOT / module):
-            session.run("buf", "lint")
+    session.run("engram-compat", "lint", "--json", str(REPORTS / "lint.json"))
 
 
 @nox.session(python=PYTHON)
@@ -73,25 +100,30 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def schema(session: nox.Session) -> None:
     """Judge proto/ against the released baseline: buf, descriptor diff, wire replay, version."""
-    install(session)
+    begin_run()
     discard("schema.json")
+    install(session)
     session.run("engram-compat", "check", "--json", str(REPORTS / "schema.json"), *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def compat(session: nox.Session) -> None:
     """Replay legacy and new clients against the reference server (`-- --target HOST:PORT`)."""
-    install(session, "test")
+    begin_run()
     discard("compat.json", "junit-compat.xml")
+    install(session, "test")
     session.run("engram-compat", "replay", "--reports", str(REPORTS), *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def report(session: nox.Session) -> None:
-    """Merge reports/*.json into results.json; render the migration report and changelog entry.
+    """Merge this run's stage documents into results.json; render the report and changelog entry.
 
-    Exits 1 when BREAKING and 2 when a stage wrote no results, after writing the report.
+    Exits with results.json's exit_code after writing the report: 1 when BREAKING or a stage
+    failed (stale stubs, lint), 2 when a stage wrote no document in this run.
     """
+    begin_run()
+    discard("results.json", "migration-report.md", "migration-report.html", "CHANGELOG-entry.md")
     install(session)
     session.run(
         "engram-compat",

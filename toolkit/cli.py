@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "toolkit.server.commands",
     "toolkit.compat.commands",
     "toolkit.report.commands",
+    "toolkit.lint.commands",
+    "toolkit.documents.commands",
 )
 
 

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from toolkit.documents.results import ResultsDocument
+
 HERE = Path(__file__).parent
 DOCUMENTS = HERE / "documents"
 GOLDEN = HERE / "golden"
@@ -25,6 +27,11 @@ def load_document(case: str) -> dict[str, Any]:
     return loaded
 
 
+def typed(document: dict[str, Any]) -> ResultsDocument:
+    """A results document as the report stage reads it: validated, then typed."""
+    return ResultsDocument.from_dict(document, "test document")
+
+
 def write_json(path: Path, document: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -32,13 +39,19 @@ def write_json(path: Path, document: Any) -> Path:
 
 
 def write_stage_documents(
-    reports: Path, results: dict[str, Any], *, schema: bool = True, compat: bool = True
+    reports: Path,
+    results: dict[str, Any],
+    *,
+    schema: bool = True,
+    compat: bool = True,
+    drift: bool = True,
+    lint: bool = True,
 ) -> Path:
-    """Write the schema.json / compat.json a results document was merged from."""
-    if schema:
-        write_json(reports / "schema.json", results["schema"])
-    if compat:
-        write_json(reports / "compat.json", results["compat"])
+    """Write the stage documents (drift, lint, schema, compat) a results document was merged
+    from; a stage turned off writes nothing, as when it crashed or did not run."""
+    for stage, wanted in (("drift", drift), ("lint", lint), ("schema", schema), ("compat", compat)):
+        if wanted:
+            write_json(reports / f"{stage}.json", results[stage])
     return reports
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REQUESTS, run_cli
-from tests.report.support import DOCUMENTS, load_document
+from tests.report.support import DOCUMENTS, load_document, typed
 from toolkit.cli import main
 from toolkit.report.changelog import build_entry
 from toolkit.report.changelog_file import PREAMBLE, insert_entry
@@ -36,7 +36,7 @@ Notes for humans.
 
 
 def _entry(case: str) -> str:
-    return render_changelog_entry(build_entry(load_document(case)))
+    return render_changelog_entry(build_entry(typed(load_document(case))))
 
 
 def _sections(text: str) -> list[str]:
@@ -78,7 +78,9 @@ def test_the_entry_follows_the_results_not_a_fixed_text() -> None:
 
 def test_entry_date_and_link_options() -> None:
     entry = render_changelog_entry(
-        build_entry(load_document("rollout"), date="2026-03-01", report_link="docs/report.md")
+        build_entry(
+            typed(load_document("rollout")), date="2026-03-01", report_link="docs/report.md"
+        )
     )
     assert entry.startswith("## [1.1.0] - 2026-03-01\n")
     assert "[migration report](docs/report.md)" in entry

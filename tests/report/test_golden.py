@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.report.support import CASES, GOLDEN, check_golden, load_document
+from tests.report.support import CASES, GOLDEN, check_golden, load_document, typed
 from toolkit.report.output import render_reports
 from toolkit.report.results import validate_results
 
@@ -19,7 +19,7 @@ def test_fixed_documents_follow_the_results_contract(case: str) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_rendering_matches_the_golden_files(case: str) -> None:
-    rendered = render_reports(load_document(case))
+    rendered = render_reports(typed(load_document(case)))
     check_golden(GOLDEN / case / "migration-report.md", rendered.markdown)
     check_golden(GOLDEN / case / "migration-report.html", rendered.html)
     check_golden(GOLDEN / case / "CHANGELOG-entry.md", rendered.changelog_entry)
@@ -30,7 +30,7 @@ def test_golden_comparison_fails_on_a_changed_rendering(
 ) -> None:
     changed = document("rollout")
     changed["compat"]["checks"][0]["purpose"] = "a purpose nobody wrote"
-    rendered = render_reports(changed)
+    rendered = render_reports(typed(changed))
     with pytest.raises(AssertionError, match="differs from the golden file"):
         check_golden(GOLDEN / "rollout" / "migration-report.md", rendered.markdown, update=False)
 
@@ -44,13 +44,13 @@ def test_golden_comparison_fails_on_a_changed_rendering(
     ],
 )
 def test_the_verdict_and_its_reason_are_on_the_first_line(case: str, first_line: str) -> None:
-    markdown = render_reports(load_document(case)).markdown
+    markdown = render_reports(typed(load_document(case))).markdown
     assert markdown.splitlines()[0].startswith(first_line)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_sections_one_to_seven_then_timings(case: str) -> None:
-    markdown = render_reports(load_document(case)).markdown
+    markdown = render_reports(typed(load_document(case))).markdown
     headings = [line for line in markdown.splitlines() if line.startswith("## ")]
     assert headings == [
         "## 1. Verdict and versions",
@@ -76,7 +76,7 @@ def test_markdown_fits_a_pull_request_comment_however_many_cases(
             for n in range(100)
         ]
         check["outcome"] = "failed"
-    rendered = render_reports(results)
+    rendered = render_reports(typed(results))
     assert len(rendered.markdown) < 65_536
     assert "… and 90 more failed cases" in rendered.markdown
     assert rendered.html.count(long_value) == 100 * len(results["compat"]["checks"])

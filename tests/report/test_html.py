@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.report.html_inspection import inspect
-from tests.report.support import CASES, load_document
+from tests.report.support import CASES, load_document, typed
 from toolkit.report.output import render_reports
 from toolkit.report.render import slug
 
@@ -17,7 +17,7 @@ Documents = Callable[[str], dict[str, Any]]
 
 @pytest.mark.parametrize("case", CASES)
 def test_html_is_well_formed_and_self_contained(case: str) -> None:
-    html = render_reports(load_document(case)).html
+    html = render_reports(typed(load_document(case))).html
     inspection = inspect(html)
     assert inspection.problems == []
     assert inspection.external_urls() == []
@@ -50,7 +50,7 @@ def _failed_check_ids(results: dict[str, Any]) -> list[str]:
 
 def test_every_failing_check_is_marked_and_listed_at_a_glance() -> None:
     results = load_document("breaking")
-    inspection = inspect(render_reports(results).html)
+    inspection = inspect(render_reports(typed(results)).html)
     failed = _failed_check_ids(results)
     assert failed == ["ROUTE_DEFAULT_LEGACY", "ERR_UNKNOWN_SPACE"]
     for check_id in failed:
@@ -66,13 +66,13 @@ def test_every_failing_check_is_marked_and_listed_at_a_glance() -> None:
 
 def test_a_check_that_starts_failing_becomes_visible(document: Documents) -> None:
     results = document("rollout")
-    before = inspect(render_reports(results).html)
+    before = inspect(render_reports(typed(results)).html)
     assert "failing" not in before.classes_by_id
     assert "failed" not in before.classes_by_id["check-stream-isolation"]
 
     results["compat"]["checks"][8]["outcome"] = "failed"
     results["compat"]["verdict"] = "failed"
-    after = inspect(render_reports(results).html)
+    after = inspect(render_reports(typed(results)).html)
     assert "failed" in after.classes_by_id["check-stream-isolation"]
     assert "#check-stream-isolation" in after.urls
     assert "failing" in after.classes_by_id
@@ -81,6 +81,6 @@ def test_a_check_that_starts_failing_becomes_visible(document: Documents) -> Non
 def test_html_escapes_what_the_stages_reported(document: Documents) -> None:
     results = document("breaking")
     results["compat"]["checks"][0]["cases"][0]["evidence"]["message"] = "<script>alert(1)</script>"
-    html = render_reports(results).html
+    html = render_reports(typed(results)).html
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -11,8 +11,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_cli
-from tests.report.support import before_timings, load_document, write_json, write_stage_documents
+from tests.report.support import (
+    before_timings,
+    load_document,
+    typed,
+    write_json,
+    write_stage_documents,
+)
 from toolkit.cli import main
+from toolkit.documents.base import to_data
+from toolkit.documents.results import Versions
 from toolkit.report.results import ResultsError, read_results, validate_results
 
 Documents = Callable[[str], dict[str, Any]]
@@ -32,16 +40,25 @@ def test_merge_writes_a_valid_results_document_and_every_report(
     for name in OUTPUTS:
         assert (reports / name).is_file(), name
     results = read_results(reports / "results.json")
-    assert results["schema"] == fixed["schema"]
-    assert results["compat"] == fixed["compat"]
-    assert results["versions"] == {"baseline": "1.0.0", "current": "1.1.0"}
-    assert results["environment"]["python"] == platform.python_version()
-    assert results["environment"]["buf"] != "unavailable"
-    assert results["environment"]["git_commit"]
-    assert results["timings"]["schema"] == fixed["schema"]["duration_s"]
-    assert results["timings"]["report"] > 0
+    for stage in ("drift", "lint", "schema", "compat"):
+        assert to_data(getattr(results, stage)) == fixed[stage], stage
+    assert (results.verdict, results.exit_code) == ("SAFE_WITH_ROLLOUT_ORDER", 0)
+    assert [(s.stage, s.status) for s in results.stages] == [
+        ("drift", "passed"),
+        ("lint", "passed"),
+        ("schema", "passed"),
+        ("compat", "passed"),
+    ]
+    assert results.versions == Versions(baseline="1.0.0", current="1.1.0")
+    assert results.environment.python == platform.python_version()
+    assert results.environment.buf != "unavailable"
+    assert results.environment.git_commit
+    assert results.timings.schema == fixed["schema"]["duration_s"]
+    assert results.timings.report > 0
     text = (reports / "results.json").read_text(encoding="utf-8")
-    assert text == json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert (
+        text == json.dumps(results.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
     assert capsys.readouterr().out.startswith("⚠️ SAFE WITH ROLLOUT ORDER:")
 
 
@@ -80,13 +97,13 @@ def test_timings_appear_only_in_their_section(document: Documents) -> None:
     from toolkit.report.output import render_reports
 
     slow, fast = document("breaking"), document("breaking")
-    fast["timings"] = {"schema": 1.0, "compat": 2.0, "report": 0.5}
+    fast["timings"] = {"drift": 0.1, "lint": 0.2, "schema": 1.0, "compat": 2.0, "report": 0.5}
     for check in fast["compat"]["checks"]:
         check["duration_s"] = 9.87
         for case in check["cases"]:
             case["duration_s"] = 6.54
     fast["schema"]["duration_s"] = fast["compat"]["duration_s"] = 3.21
-    slow_md, fast_md = render_reports(slow).markdown, render_reports(fast).markdown
+    slow_md, fast_md = render_reports(typed(slow)).markdown, render_reports(typed(fast)).markdown
     assert slow_md != fast_md
     assert before_timings(slow_md) == before_timings(fast_md)
 
@@ -106,7 +123,7 @@ def test_rerender_from_results_runs_nothing_and_matches_the_merge(
 
 
 @pytest.mark.parametrize("missing", ["schema", "compat"])
-def test_a_missing_stage_still_writes_a_breaking_report_and_exits_2(
+def test_a_missing_stage_still_writes_an_incomplete_report_and_exits_2(
     tmp_path: Path, project_root: Path, missing: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     reports = write_stage_documents(
@@ -119,23 +136,26 @@ def test_a_missing_stage_still_writes_a_breaking_report_and_exits_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         f"engram-compat report: {reports / (missing + '.json')} is missing (the {missing} stage "
-        "did not finish); the report says BREAKING"
+        f"did not run or did not finish: run `nox -s {missing}`); the verdict is INCOMPLETE"
     ]
     results = read_results(reports / "results.json")
-    assert results[missing] is None
+    assert getattr(results, missing) is None
+    assert (results.verdict, results.exit_code) == ("INCOMPLETE", 2)
     markdown = (reports / "migration-report.md").read_text(encoding="utf-8")
-    assert markdown.startswith(f"# ❌ BREAKING: `reports/{missing}.json` is missing")
+    assert markdown.startswith(f"# ❌ INCOMPLETE: `reports/{missing}.json` is missing")
     assert f"`reports/{missing}.json` is missing: the {missing} stage did not finish" in markdown
 
 
-def test_both_stages_missing_still_reports_versions_from_the_packaged_schemas(
+def test_no_stage_documents_is_incomplete_with_unknown_versions(
     tmp_path: Path, project_root: Path
 ) -> None:
     reports = tmp_path / "reports"
     assert _report(reports, project_root) == 2
     results = read_results(reports / "results.json")
-    assert results["versions"] == {"baseline": "1.0.0", "current": "1.1.0"}
-    assert results["timings"]["schema"] == 0.0
+    assert (results.verdict, results.exit_code) == ("INCOMPLETE", 2)
+    assert {s.status for s in results.stages} == {"missing"}
+    assert results.versions == Versions(baseline="unknown", current="unknown")
+    assert results.timings.schema == 0.0
 
 
 def test_a_missing_stage_beside_a_breaking_one_exits_1(tmp_path: Path, project_root: Path) -> None:
@@ -222,7 +242,7 @@ def test_cli_unreadable_inputs_are_one_line_and_exit_2(
     write_json(reports / "compat.json", {"schema_version": 1, "kind": "engram-compat/compat"})
     assert _report(reports, project_root) == 2
     assert capsys.readouterr().err == (
-        f"engram-compat report: error: {reports / 'compat.json'}: (top level): 'duration_s' is a "
+        f"engram-compat report: error: {reports / 'compat.json'}: (top level): '$schema' is a "
         "required property\n"
     )
     assert not (reports / "migration-report.md").exists()

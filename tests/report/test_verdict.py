@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from toolkit.report.verdict import BREAKING, SAFE, SAFE_WITH_ROLLOUT_ORDER, judge
+from tests.report.support import typed
+from toolkit.report.verdict import BREAKING, INCOMPLETE, SAFE, SAFE_WITH_ROLLOUT_ORDER, judge
 
 Documents = Callable[[str], dict[str, Any]]
 
@@ -18,14 +19,14 @@ def _safe(document: Documents) -> dict[str, Any]:
 
 
 def test_a_clean_document_is_safe(document: Documents) -> None:
-    verdict = judge(_safe(document))
+    verdict = judge(typed(_safe(document)))
     assert (verdict.label, verdict.exit_code, verdict.reasons) == (SAFE, 0, ())
 
 
 def test_a_schema_hazard_alone_asks_for_a_rollout_order(document: Documents) -> None:
     results = _safe(document)
     results["schema"]["hazards"] = [{"id": "ROLLOUT_SERVERS_FIRST", "fields": ["a.B.c"]}]
-    verdict = judge(results)
+    verdict = judge(typed(results))
     assert (verdict.label, verdict.exit_code) == (SAFE_WITH_ROLLOUT_ORDER, 0)
     assert [r.kind for r in verdict.reasons] == ["rollout_hazard"]
 
@@ -33,7 +34,7 @@ def test_a_schema_hazard_alone_asks_for_a_rollout_order(document: Documents) -> 
 def test_a_compat_rollout_rule_alone_asks_for_a_rollout_order(document: Documents) -> None:
     results = _safe(document)
     results["compat"]["rollout"] = [{"id": "UPGRADE_SERVERS_FIRST", "reason_check": "MATRIX"}]
-    verdict = judge(results)
+    verdict = judge(typed(results))
     assert (verdict.label, [r.kind for r in verdict.reasons]) == (
         SAFE_WITH_ROLLOUT_ORDER,
         ["rollout_rule"],
@@ -72,13 +73,13 @@ def test_each_problem_alone_is_breaking_with_exit_1(
 ) -> None:
     results = _safe(document)
     breakage(results)
-    verdict = judge(results)
+    verdict = judge(typed(results))
     assert (verdict.label, verdict.exit_code) == (BREAKING, 1)
     assert [r.kind for r in verdict.reasons] == [kind]
 
 
 def test_the_incompatible_elements_are_named(document: Documents) -> None:
-    verdict = judge(document("breaking"))
+    verdict = judge(typed(document("breaking")))
     (schema_reason,) = [r for r in verdict.reasons if r.kind == "schema_incompatible"]
     assert schema_reason.items == (
         "engram.v1.ForgetRequest.memory_id",
@@ -90,15 +91,15 @@ def test_the_incompatible_elements_are_named(document: Documents) -> None:
 
 
 @pytest.mark.parametrize("part", ["schema", "compat"])
-def test_a_missing_part_is_breaking_and_exit_2(document: Documents, part: str) -> None:
+def test_a_missing_part_is_incomplete_and_exit_2(document: Documents, part: str) -> None:
     results = _safe(document)
     results[part] = None
-    verdict = judge(results)
-    assert (verdict.label, verdict.exit_code, verdict.missing_parts) == (BREAKING, 2, (part,))
+    verdict = judge(typed(results))
+    assert (verdict.label, verdict.exit_code, verdict.missing_parts) == (INCOMPLETE, 2, (part,))
 
 
 def test_a_missing_part_beside_a_found_problem_exits_1(document: Documents) -> None:
     results = document("breaking")
     results["compat"] = None
-    verdict = judge(results)
+    verdict = judge(typed(results))
     assert (verdict.label, verdict.exit_code, verdict.missing_parts) == (BREAKING, 1, ("compat",))

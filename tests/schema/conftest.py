@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from toolkit.documents.schema import SchemaReport
 from toolkit.schema.check import CheckOptions, check
-from toolkit.schema.findings import SchemaReport
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CASES_ROOT = PROJECT_ROOT / "fixtures" / "schema_cases"

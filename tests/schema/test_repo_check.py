@@ -16,8 +16,8 @@ from toolkit.schema.buf import buf_executable
 # exit code, stdout, parsed schema.json, its text
 RepoRun = tuple[int, str, dict[str, Any], str]
 TOP_LEVEL_KEYS = {
-    "schema_version", "kind", "duration_s", "verdict", "current", "baselines", "version_policy",
-    "lint", "changes", "replay", "hazards", "acceptances",
+    "$schema", "schema_version", "kind", "duration_s", "verdict", "current", "baselines",
+    "version_policy", "lint", "changes", "replay", "hazards", "acceptances",
 }  # fmt: skip
 CHANGE_KEYS = {
     "id", "baseline", "kind", "element", "message", "file", "line", "wire", "json", "source",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import pytest
 
-Category = Literal["routing", "deprecation", "errors", "isolation", "streams", "matrix"]
+from toolkit.documents.compat import Category
+
 MARKER = "compat_check"
 
 

@@ -1,31 +1,39 @@
-"""The compat suite's results as records, and the writer of `compat.json`."""
+"""The compat suite's results: build the records of `compat.json` and write it.
+
+The record types are defined once, in `toolkit.documents.compat`.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
-from toolkit.compat.checks import CHECKS, Category
+from toolkit.compat.checks import CHECKS
 from toolkit.contract import HAZARD_SERVERS_FIRST
+from toolkit.documents.compat import (
+    CaseEntry,
+    CheckResult,
+    CompatResults,
+    MatrixCell,
+    Outcome,
+    RolloutRule,
+)
 
-Outcome = Literal["passed", "failed"]
-SCHEMA_VERSION = 1
-KIND = "engram-compat/compat"
+__all__ = [
+    "CaseEntry",
+    "CaseResult",
+    "CheckResult",
+    "CompatResults",
+    "MatrixCell",
+    "Outcome",
+    "RolloutRule",
+    "build_results",
+    "write_results",
+]
+
 # The MATRIX cell outcome that means a legacy server dropped the space a new client named.
 SPACE_IGNORED = "OK_SPACE_IGNORED"
-
-
-@dataclass(frozen=True)
-class CaseEntry:
-    name: str
-    outcome: Outcome
-    duration_s: float
-    expected: str | None
-    observed: str | None
-    evidence: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -39,44 +47,6 @@ class CaseResult:
     def from_json(cls, text: str) -> CaseResult:
         document = json.loads(text)
         return cls(check=document["check"], entry=CaseEntry(**document["entry"]))
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    id: str
-    purpose: str
-    category: Category
-    outcome: Outcome
-    duration_s: float
-    cases: list[CaseEntry]
-
-
-@dataclass(frozen=True)
-class MatrixCell:
-    client: Literal["legacy", "new"]
-    server: Literal["legacy", "current"]
-    expected: str
-    observed: str
-    passed: bool
-
-
-@dataclass(frozen=True)
-class RolloutRule:
-    id: str
-    reason_check: str
-
-
-@dataclass(frozen=True)
-class CompatResults:
-    schema_version: int
-    kind: str
-    duration_s: float
-    target: str | None
-    started_server: bool
-    verdict: Literal["passed", "failed"]
-    checks: list[CheckResult]
-    matrix: list[MatrixCell]
-    rollout: list[RolloutRule]
 
 
 def group_cases(cases: list[CaseResult]) -> list[CheckResult]:
@@ -97,7 +67,7 @@ def group_cases(cases: list[CaseResult]) -> list[CheckResult]:
                 category=spec.category,
                 outcome="failed" if failed else "passed",
                 duration_s=round(sum(e.duration_s for e in entries), 4),
-                cases=entries,
+                cases=tuple(entries),
             )
         )
     return results
@@ -130,19 +100,15 @@ def build_results(
     cells = matrix_cells(cases)
     passed = bool(checks) and all(c.outcome == "passed" for c in checks)
     return CompatResults(
-        schema_version=SCHEMA_VERSION,
-        kind=KIND,
         duration_s=round(duration_s, 3),
         target=target,
         started_server=started_server,
         verdict="passed" if passed else "failed",
-        checks=checks,
-        matrix=cells,
-        rollout=rollout_rules(cells),
+        checks=tuple(checks),
+        matrix=tuple(cells),
+        rollout=tuple(rollout_rules(cells)),
     )
 
 
 def write_results(results: CompatResults, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = dataclasses.asdict(results)
-    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    results.write(path)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from toolkit.contract import SPACE_FIELD
-from toolkit.report.context import default_space, passed_checks, space_messages
+from toolkit.documents.results import ResultsDocument
+from toolkit.documents.schema import Change
+from toolkit.report.facts import default_space, passed_checks, space_messages
 from toolkit.report.verdict import judge
 
 DEFAULT_REPORT_LINK = "reports/migration-report.md"
@@ -48,37 +49,35 @@ class ChangelogEntry:
         return bool(self.space_messages or self.changed or self.removed or self.fields_added)
 
 
-def _note(change: dict[str, Any]) -> ChangeNote:
-    accepted = change["accepted"]
+def _note(change: Change) -> ChangeNote:
+    accepted = change.accepted
     return ChangeNote(
-        element=change["element"],
-        kind=change["kind"],
-        before=change["before"],
-        after=change["after"],
-        breaking=change["breaking"],
-        accepted_reason=accepted["reason"] if accepted else None,
+        element=change.element,
+        kind=change.kind,
+        before=change.before,
+        after=change.after,
+        breaking=change.breaking,
+        accepted_reason=accepted.reason if accepted else None,
     )
 
 
-def _elements(changes: list[dict[str, Any]], kind: str) -> tuple[str, ...]:
-    return tuple(sorted({c["element"] for c in changes if c["kind"] == kind}))
+def _elements(changes: list[Change], kind: str) -> tuple[str, ...]:
+    return tuple(sorted({c.element for c in changes if c.kind == kind}))
 
 
 def build_entry(
-    results: dict[str, Any], *, date: str | None = None, report_link: str = DEFAULT_REPORT_LINK
+    results: ResultsDocument, *, date: str | None = None, report_link: str = DEFAULT_REPORT_LINK
 ) -> ChangelogEntry:
-    schema, compat = results["schema"], results["compat"]
+    schema, compat = results.schema, results.compat
     verdict = judge(results)
-    changes: list[dict[str, Any]] = sorted(
-        schema["changes"] if schema else [], key=lambda c: c["id"]
-    )
+    changes: list[Change] = sorted(schema.changes if schema else (), key=lambda c: c.id)
     known_added = {"service_added", "rpc_added", "message_added", "field_added"}
     passed = passed_checks(compat)
     return ChangelogEntry(
-        version=results["versions"]["current"],
+        version=results.versions.current,
         date=date,
         verdict=verdict.label,
-        breaking=verdict.breaking,
+        breaking=not verdict.safe,
         space_messages=space_messages(schema),
         default_space=default_space(compat),
         deprecation_verified="DEPRECATION_WARNING" in passed,
@@ -89,19 +88,17 @@ def build_entry(
             e for e in _elements(changes, "field_added") if not e.endswith(f".{SPACE_FIELD}")
         ),
         other_added=tuple(
-            _note(c)
-            for c in changes
-            if c["kind"].endswith("_added") and c["kind"] not in known_added
+            _note(c) for c in changes if c.kind.endswith("_added") and c.kind not in known_added
         ),
         changed=tuple(
             _note(c)
             for c in changes
-            if not c["kind"].endswith("_added") and not c["kind"].endswith("_removed")
+            if not c.kind.endswith("_added") and not c.kind.endswith("_removed")
         ),
-        removed=tuple(_note(c) for c in changes if c["kind"].endswith("_removed")),
+        removed=tuple(_note(c) for c in changes if c.kind.endswith("_removed")),
         servers_first=any(r.kind in ("rollout_hazard", "rollout_rule") for r in verdict.reasons)
-        or bool(schema and schema["hazards"])
-        or bool(compat and compat["rollout"]),
+        or bool(schema and schema.hazards)
+        or bool(compat and compat.rollout),
         isolation_verified={"ISOLATION_DATA", "STREAM_ISOLATION"} <= passed,
         unknown_space_not_found="ERR_UNKNOWN_SPACE" in passed,
         report_link=report_link,

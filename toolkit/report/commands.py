@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.errors import EXIT_OK, ToolkitError
 
 if TYPE_CHECKING:
-    from toolkit.report.results import Versions
+    from toolkit.documents.results import ResultsDocument
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,14 @@ def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report",
         help="merge the stage results into results.json and render the migration report",
-        description="Merge reports/schema.json and reports/compat.json (with the environment, "
-        "versions and timings) into results.json, validate it against its JSON Schema, and "
-        "render migration-report.md, migration-report.html and CHANGELOG-entry.md. With "
-        "--results, re-render from that document only.",
-        epilog="Exit codes: 0 SAFE or SAFE WITH ROLLOUT ORDER; 1 BREAKING; 2 a stage document "
-        "is missing (the report is still written and says BREAKING) or a document is invalid.",
+        description="Merge this run's stage documents (reports/drift.json, lint.json, "
+        "schema.json, compat.json) with the environment, versions and timings into "
+        "results.json, which carries the one verdict and exit code of the run; validate it "
+        "against its JSON Schema, and render migration-report.md, migration-report.html and "
+        "CHANGELOG-entry.md. With --results, re-render from that document only.",
+        epilog="Exit codes (results.json's exit_code): 0 SAFE or SAFE WITH ROLLOUT ORDER; "
+        "1 BREAKING, or INCOMPLETE because a stage failed; 2 INCOMPLETE because a stage wrote "
+        "no document (the report is still written and names it), or a document is invalid.",
     )
     report.add_argument(
         "--results", type=Path, help="re-render from this results.json, running nothing"
@@ -41,8 +43,7 @@ def register(subparsers: Any) -> None:
         "--out",
         type=Path,
         default=DEFAULT_REPORTS,
-        help="folder holding schema.json and compat.json, and receiving the reports "
-        "(default: reports)",
+        help="folder holding the stage documents, and receiving the reports (default: reports)",
     )
     report.add_argument(
         "--project-root",
@@ -74,60 +75,30 @@ def register(subparsers: Any) -> None:
     changelog.set_defaults(func=run_changelog)
 
 
-def _fallback_versions() -> Versions:
-    """The versions the packaged schemas declare, for a run whose schema stage wrote nothing."""
-    from toolkit.report.results import Versions
-    from toolkit.schema.pool import load_schema
-    from toolkit.schema.version import declared_version
-
-    try:
-        return Versions(
-            baseline=str(declared_version(load_schema("legacy").files)),
-            current=str(declared_version(load_schema("current").files)),
-        )
-    except (ToolkitError, OSError) as exc:
-        log.debug("no packaged schema versions: %s", exc)
-        return Versions(baseline="unknown", current="unknown")
-
-
-def merge_results(out: Path, project_root: Path, started: float) -> dict[str, Any]:
-    """Merge the stage documents in `out` into a validated results document."""
+def merge_results(out: Path, project_root: Path, started: float) -> ResultsDocument:
+    """Merge this run's stage documents in `out` into a validated results document."""
     from toolkit.report.environment import gather_environment
-    from toolkit.report.results import (
-        COMPAT_FILE,
-        SCHEMA_FILE,
-        Timings,
-        build_results,
-        read_part,
-        versions_from,
-    )
+    from toolkit.report.results import build_results, read_parts
 
-    schema = read_part(out / SCHEMA_FILE, "schema")
-    compat = read_part(out / COMPAT_FILE, "compat")
+    parts = read_parts(out)
     environment = gather_environment(project_root)
-    versions = versions_from(schema, _fallback_versions())
-    timings = Timings(
-        schema=float(schema["duration_s"]) if schema else 0.0,
-        compat=float(compat["duration_s"]) if compat else 0.0,
-        report=round(time.perf_counter() - started, 3),
-    )
-    return build_results(schema, compat, environment, versions, timings)
+    return build_results(parts, environment, time.perf_counter() - started)
 
 
-def _append_step_summary(markdown: str) -> None:
+def _append_step_summary(text: str) -> None:
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         return
     try:
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown)
+            handle.write(text)
     except OSError as exc:
         log.warning("cannot append to GITHUB_STEP_SUMMARY %s: %s", summary, exc.strerror)
 
 
 def run_report(args: argparse.Namespace) -> int:
     from toolkit.report.output import write_reports
-    from toolkit.report.results import RESULTS_FILE, dump_json, read_results
+    from toolkit.report.results import RESULTS_FILE, read_results
 
     started = time.perf_counter()
     out: Path = args.out
@@ -136,19 +107,22 @@ def run_report(args: argparse.Namespace) -> int:
     else:
         results = merge_results(out, args.project_root, started)
         out.mkdir(parents=True, exist_ok=True)
-        (out / RESULTS_FILE).write_text(dump_json(results), encoding="utf-8")
+        results.write(out / RESULTS_FILE)
     written = write_reports(results, out)
+    first_line = written.markdown.splitlines()[0].lstrip("# ")
+    # The step summary opens with the same line the report and this command print.
     _append_step_summary(written.markdown)
-    print(written.markdown.splitlines()[0].lstrip("# "))
+    print(first_line)
     for path in written.paths:
         print(f"wrote {path}")
     for part in written.verdict.missing_parts:
         print(
             f"engram-compat report: {out / (part + '.json')} is missing (the {part} stage did not "
-            "finish); the report says BREAKING",
+            f"run or did not finish: run `nox -s {part}`); the verdict is "
+            f"{written.verdict.label}",
             file=sys.stderr,
         )
-    return written.verdict.exit_code
+    return results.exit_code
 
 
 def run_changelog(args: argparse.Namespace) -> int:

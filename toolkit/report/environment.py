@@ -5,23 +5,13 @@ from __future__ import annotations
 import platform
 import shutil
 import subprocess
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from toolkit.documents.results import Environment
 from toolkit.tools import find_buf
 
 UNAVAILABLE = "unavailable"
-
-
-@dataclass(frozen=True)
-class Environment:
-    python: str
-    grpcio: str
-    protobuf: str
-    buf: str
-    git_commit: str | None
-    git_branch: str | None
 
 
 def _distribution_version(name: str) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from toolkit.documents.results import ResultsDocument
 from toolkit.report.changelog import build_entry
 from toolkit.report.context import build_context
 from toolkit.report.render import (
@@ -35,7 +35,7 @@ class WrittenReports:
     paths: tuple[Path, ...]
 
 
-def render_reports(results: dict[str, Any]) -> RenderedReports:
+def render_reports(results: ResultsDocument) -> RenderedReports:
     context = build_context(results)
     return RenderedReports(
         verdict=context.verdict,
@@ -45,7 +45,7 @@ def render_reports(results: dict[str, Any]) -> RenderedReports:
     )
 
 
-def write_reports(results: dict[str, Any], out: Path) -> WrittenReports:
+def write_reports(results: ResultsDocument, out: Path) -> WrittenReports:
     rendered = render_reports(results)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

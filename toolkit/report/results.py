@@ -1,143 +1,116 @@
-"""The results document: merge the stage documents, validate against the packaged JSON Schema."""
+"""The results document: merge this run's stage documents, with the verdict of the run.
+
+Every stage document is read through its typed definition in `toolkit.documents` (validated
+against its packaged JSON Schema first); a stage that wrote nothing is `None` and makes the run
+INCOMPLETE. The report stage reads nothing else: no descriptor sets, no other stage's code.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import best_match
+from typing import Any, TypeVar
 
 from toolkit import __version__
-from toolkit.errors import ToolkitError
-from toolkit.report.environment import Environment
+from toolkit.documents.base import Document, DocumentError, dump_json, read_json, validate
+from toolkit.documents.compat import CompatResults
+from toolkit.documents.drift import DriftDocument
+from toolkit.documents.lint import LintDocument
+from toolkit.documents.results import Environment, ResultsDocument, Timings, Versions
+from toolkit.documents.schema import SchemaReport
+from toolkit.report.verdict import STAGE_FILES, Parts, judge_parts, stage_statuses
 
-RESULTS_SCHEMA_VERSION = 1
-SCHEMA_FILE = "schema.json"
-COMPAT_FILE = "compat.json"
 RESULTS_FILE = "results.json"
+SCHEMA_FILE = STAGE_FILES["schema"]
+COMPAT_FILE = STAGE_FILES["compat"]
+DRIFT_FILE = STAGE_FILES["drift"]
+LINT_FILE = STAGE_FILES["lint"]
+UNKNOWN_VERSION = "unknown"
 
-# Which stage writes each part, so a missing part can be named with the stage that failed.
-STAGE_OF_PART = {"schema": "schema", "compat": "compat"}
+ResultsError = DocumentError
 
+__all__ = [
+    "RESULTS_FILE",
+    "ResultsError",
+    "Timings",
+    "Versions",
+    "build_results",
+    "dump_json",
+    "read_json",
+    "read_parts",
+    "read_results",
+    "validate_results",
+]
 
-class ResultsError(ToolkitError):
-    """A results or stage document is missing, unreadable or breaks its JSON Schema."""
-
-
-@dataclass(frozen=True)
-class Versions:
-    baseline: str
-    current: str
-
-
-@dataclass(frozen=True)
-class Timings:
-    schema: float
-    compat: float
-    report: float
-
-
-@cache
-def results_json_schema() -> dict[str, Any]:
-    """The JSON Schema of results.json, shipped as package data."""
-    text = resources.files("toolkit.report").joinpath("results.schema.json").read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-def _validator(schema: dict[str, Any]) -> Any:
-    return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
-
-
-def _json_path(parts: Any) -> str:
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(top level)"
-
-
-def _check(document: Any, schema: dict[str, Any], label: str) -> None:
-    error = best_match(_validator(schema).iter_errors(document))
-    if error is not None:
-        raise ResultsError(f"{label}: {_json_path(error.absolute_path)}: {error.message}")
+D = TypeVar("D", bound=Document)
 
 
 def validate_results(document: Any, label: str) -> None:
     """Raise ResultsError naming the first missing or wrong part of a results document."""
-    _check(document, results_json_schema(), label)
+    validate("results", document, label)
 
 
-def validate_part(document: Any, part: str, label: str) -> None:
-    """Validate schema.json ("schema") or compat.json ("compat") against its definition."""
-    full = results_json_schema()
-    schema = {"$defs": full["$defs"], "$ref": f"#/$defs/{part}_document"}
-    _check(document, schema, label)
-
-
-def read_json(path: Path, label: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ResultsError(f"{label} is missing") from exc
-    except OSError as exc:
-        raise ResultsError(f"{label} cannot be read: {exc.strerror}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{label} is not JSON: line {exc.lineno}: {exc.msg}") from exc
-
-
-def read_part(path: Path, part: str) -> dict[str, Any] | None:
+def read_part(path: Path, kind: type[D]) -> D | None:
     """A stage document, or None when the stage wrote none (it crashed or did not run)."""
     if not path.exists():
         return None
-    document = read_json(path, str(path))
-    validate_part(document, part, str(path))
-    result: dict[str, Any] = document
-    return result
+    return kind.read(path)
 
 
-def read_results(path: Path) -> dict[str, Any]:
-    document = read_json(path, str(path))
-    validate_results(document, str(path))
-    result: dict[str, Any] = document
-    return result
+def read_parts(out: Path) -> Parts:
+    return Parts(
+        drift=read_part(out / DRIFT_FILE, DriftDocument),
+        lint=read_part(out / LINT_FILE, LintDocument),
+        schema=read_part(out / SCHEMA_FILE, SchemaReport),
+        compat=read_part(out / COMPAT_FILE, CompatResults),
+    )
 
 
-def versions_from(schema: dict[str, Any] | None, fallback: Versions) -> Versions:
+def read_results(path: Path) -> ResultsDocument:
+    """results.json, validated, typed, and checked: its verdict and exit code must be the ones
+    its stage documents give, so the report, the summary and the exit code cannot disagree."""
+    results = ResultsDocument.read(path)
+    verdict = judge_parts(Parts(results.drift, results.lint, results.schema, results.compat))
+    if (results.verdict, results.exit_code) != (verdict.code, verdict.exit_code):
+        raise ResultsError(
+            f"{path}: verdict {results.verdict} (exit {results.exit_code}) disagrees with its "
+            f"stage documents, which give {verdict.code} (exit {verdict.exit_code})"
+        )
+    return results
+
+
+def results_from_dict(document: Any, label: str = "results") -> ResultsDocument:
+    return ResultsDocument.from_dict(document, label)
+
+
+def versions_from(schema: SchemaReport | None) -> Versions:
+    """The versions the schema stage found; unknown when it wrote nothing."""
     if schema is None:
-        return fallback
-    baselines = ", ".join(b["version"] for b in schema["baselines"]) or fallback.baseline
-    return Versions(baseline=baselines, current=schema["current"]["version"])
+        return Versions(baseline=UNKNOWN_VERSION, current=UNKNOWN_VERSION)
+    baselines = ", ".join(b.version for b in schema.baselines) or UNKNOWN_VERSION
+    return Versions(baseline=baselines, current=schema.current.version)
 
 
-def build_results(
-    schema: dict[str, Any] | None,
-    compat: dict[str, Any] | None,
-    environment: Environment,
-    versions: Versions,
-    timings: Timings,
-) -> dict[str, Any]:
-    document = {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "kind": "engram-compat/results",
-        "generated_by": f"engram-compat {__version__}",
-        "schema": schema,
-        "compat": compat,
-        "environment": asdict(environment),
-        "versions": asdict(versions),
-        "timings": asdict(timings),
-    }
-    validate_results(document, "merged results")
+def build_results(parts: Parts, environment: Environment, report_s: float) -> ResultsDocument:
+    verdict = judge_parts(parts)
+    document = ResultsDocument(
+        generated_by=f"engram-compat {__version__}",
+        verdict=verdict.code,
+        exit_code=verdict.exit_code,
+        stages=stage_statuses(parts),
+        drift=parts.drift,
+        lint=parts.lint,
+        schema=parts.schema,
+        compat=parts.compat,
+        rehearsal=None,
+        environment=environment,
+        versions=versions_from(parts.schema),
+        timings=Timings(
+            drift=parts.drift.duration_s if parts.drift else 0.0,
+            lint=parts.lint.duration_s if parts.lint else 0.0,
+            schema=parts.schema.duration_s if parts.schema else 0.0,
+            compat=parts.compat.duration_s if parts.compat else 0.0,
+            report=round(report_s, 3),
+        ),
+    )
+    validate_results(document.to_dict(), "merged results")
     return document
-
-
-def dump_json(document: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.documents.schema import Acceptance, AcceptanceUse, Change
 from toolkit.errors import ToolkitError
-from toolkit.schema.findings import Acceptance, AcceptanceUse, Change
 
 
 class AcceptanceFileError(ToolkitError):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.documents.schema import LintFinding
 from toolkit.errors import ToolkitError
 from toolkit.tools import BUF_ENV, find_buf
 
@@ -25,15 +25,8 @@ class BufError(ToolkitError):
     """buf is missing, or failed (not merely found violations)."""
 
 
-@dataclass(frozen=True)
-class BufFinding:
-    """One line of buf's `--error-format=json` output."""
-
-    rule: str
-    file: str
-    line: int
-    column: int
-    message: str
+# One line of buf's `--error-format=json` output is a lint finding of schema.json as it is.
+BufFinding = LintFinding
 
 
 def buf_executable() -> str:

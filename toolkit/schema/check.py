@@ -14,11 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.schema import buf
-from toolkit.schema.accept import AcceptanceEntry, apply_acceptances, read_acceptances
-from toolkit.schema.diff import Names, diff_schemas
-from toolkit.schema.elements import SchemaIndex, build_index
-from toolkit.schema.findings import (
+from toolkit.documents.schema import (
     Change,
     Hazard,
     LintFinding,
@@ -28,6 +24,10 @@ from toolkit.schema.findings import (
     Verdict,
     VersionPolicy,
 )
+from toolkit.schema import buf
+from toolkit.schema.accept import AcceptanceEntry, apply_acceptances, read_acceptances
+from toolkit.schema.diff import Names, diff_schemas
+from toolkit.schema.elements import SchemaIndex, build_index
 from toolkit.schema.fold import fold_buf_findings
 from toolkit.schema.policy import version_policy
 from toolkit.schema.replay import ReplayRun, replay
@@ -55,10 +55,7 @@ class BaselineFindings:
 
 def _lint(current: LoadedSchema, cache_dir: Path) -> tuple[LintFinding, ...]:
     assert current.module_root is not None
-    return tuple(
-        LintFinding(f.rule, f.file, f.line, f.column, f.message)
-        for f in buf.lint(current.module_root, cache_dir)
-    )
+    return tuple(buf.lint(current.module_root, cache_dir))
 
 
 def _field_type(element: str, indexes: Sequence[SchemaIndex]) -> str | None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import EXIT_FAILED, EXIT_OK
+from toolkit.errors import EXIT_FAILED, EXIT_OK, ToolkitError
 
 DEFAULT_BASELINE = "fixtures/baseline/proto"
 DEFAULT_ACCEPT = Path("fixtures/accepted-changes.toml")
@@ -25,6 +25,13 @@ def register(subparsers: Any) -> None:
         "--check",
         action="store_true",
         help="generate into a temporary folder and fail (exit 1) when the committed stubs differ",
+    )
+    stubs.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="with --check: also write the drift stage document (reports/drift.json) there, "
+        "`-` for stdout (default: none)",
     )
     stubs.add_argument(
         "--project-root",
@@ -129,12 +136,18 @@ def run_stubs(args: argparse.Namespace) -> int:
     trees = default_trees(root)
     generated_root = root / "toolkit" / "generated"
     if not args.check:
+        if args.json is not None:
+            raise ToolkitError("--json writes the drift document: use it with --check")
         for out in generate(trees, generated_root):
             print(f"generated {out.relative_to(root)}")
         return EXIT_OK
     drift = check_drift(trees, generated_root)
-    if drift.clean:
-        print("stubs are up to date with the schemas")
+    if args.json is not None:
+        path: Path = args.json
+        drift.write(path if str(path) == "-" or path.is_absolute() else root / path)
+    report = sys.stderr if args.json is not None and str(args.json) == "-" else None
+    if drift.verdict == "passed":
+        print("stubs are up to date with the schemas", file=report)
         return EXIT_OK
     print("stubs have drifted from the schemas; run `nox -s stubs` and commit:", file=sys.stderr)
     for label, names in (

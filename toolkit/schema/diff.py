@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
+from toolkit.documents.schema import Change, Compat
 from toolkit.schema.elements import Element, SchemaIndex
-from toolkit.schema.findings import Change, Compat
 
 C: Compat = "compatible"
 B: Compat = "breaking"

@@ -9,9 +9,9 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
+from toolkit.documents.schema import Change
 from toolkit.schema.buf import BufFinding
 from toolkit.schema.elements import SchemaIndex
-from toolkit.schema.findings import Change
 
 QUOTED = re.compile(r'"([^"]+)"')
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from google.protobuf import descriptor_pb2
 from packaging.version import Version
 
+from toolkit.documents.schema import Bump, Change, VersionPolicy
 from toolkit.schema.elements import WELL_KNOWN_PREFIX
-from toolkit.schema.findings import Bump, Change, VersionPolicy
 
 
 def _without_source_info(files: descriptor_pb2.FileDescriptorSet) -> list[bytes]:

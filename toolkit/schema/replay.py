@@ -17,8 +17,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from toolkit.contract import HAZARD_SERVERS_FIRST, SPACE_FIELD
+from toolkit.documents.schema import Direction, Hazard, ReplayField, ReplayResult
 from toolkit.schema.diff import Names
-from toolkit.schema.findings import Direction, Hazard, ReplayField, ReplayResult
 from toolkit.schema.pool import Schema
 from toolkit.schema.samples import build_samples
 

@@ -6,9 +6,11 @@ import filecmp
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.documents.drift import DriftDocument
 from toolkit.schema.compile import compile_descriptor_set, run_protoc
 
 DESCRIPTOR_SET_NAME = "descriptor_set.binpb"
@@ -21,19 +23,6 @@ class StubTree:
 
     name: str
     proto_root: Path
-
-
-@dataclass(frozen=True)
-class DriftReport:
-    """Files that differ between the committed stubs and freshly generated ones."""
-
-    changed: tuple[str, ...]
-    missing: tuple[str, ...]
-    unexpected: tuple[str, ...]
-
-    @property
-    def clean(self) -> bool:
-        return not (self.changed or self.missing or self.unexpected)
 
 
 def default_trees(project_root: Path) -> tuple[StubTree, ...]:
@@ -101,8 +90,10 @@ def _files(root: Path) -> set[str]:
     }
 
 
-def check_drift(trees: tuple[StubTree, ...], generated_root: Path) -> DriftReport:
-    """Generate into a temporary folder and compare, file by file, with `generated_root`."""
+def check_drift(trees: tuple[StubTree, ...], generated_root: Path) -> DriftDocument:
+    """Generate into a temporary folder and compare, file by file, with `generated_root`: the
+    files that differ, are missing, or are not generated (the drift stage document)."""
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="engram-stubs-") as tmp:
         fresh_root = Path(tmp) / "generated"
         _generate_into(trees, fresh_root)
@@ -112,8 +103,11 @@ def check_drift(trees: tuple[StubTree, ...], generated_root: Path) -> DriftRepor
             for name in fresh & committed
             if not filecmp.cmp(fresh_root / name, generated_root / name, shallow=False)
         )
-    return DriftReport(
+    missing, unexpected = sorted(fresh - committed), sorted(committed - fresh)
+    return DriftDocument(
+        duration_s=round(time.perf_counter() - started, 3),
+        verdict="failed" if changed or missing or unexpected else "passed",
         changed=tuple(changed),
-        missing=tuple(sorted(fresh - committed)),
-        unexpected=tuple(sorted(committed - fresh)),
+        missing=tuple(missing),
+        unexpected=tuple(unexpected),
     )

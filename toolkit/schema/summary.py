@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from toolkit.schema.findings import Change, SchemaReport
+from toolkit.documents.schema import Change, SchemaReport
 
 # Outcomes that mean data written by one side is not what the other side reads.
 BAD_OUTCOMES = ("MISROUTED", "PARSE_ERROR", "CHANGED", "LOST")

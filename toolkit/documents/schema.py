@@ -1,15 +1,16 @@
 """The records of `reports/schema.json`: what the schema check found, as plain frozen data.
 
-Field names and shapes follow the results contract exactly; `SchemaReport.to_json` is the
-only serializer. Nothing here builds sentences for people (see `toolkit.schema.summary`).
+Field names and shapes follow `schemas/schema.schema.json` exactly; `SchemaReport.to_json` is
+the only serializer and `SchemaReport.from_dict` the only reader. Nothing here builds sentences
+for people (see `toolkit.schema.summary`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import ClassVar, Literal
+
+from toolkit.documents.base import Document
 
 Compat = Literal["compatible", "breaking"]
 Verdict = Literal["compatible", "incompatible"]
@@ -104,7 +105,11 @@ class AcceptanceUse:
 
 
 @dataclass(frozen=True)
-class SchemaReport:
+class SchemaReport(Document):
+    SCHEMA_NAME: ClassVar[str] = "schema"
+    KIND: ClassVar[str] = SCHEMA_REPORT_KIND
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_REPORT_VERSION
+
     duration_s: float
     verdict: Verdict
     current: SourceInfo
@@ -115,13 +120,3 @@ class SchemaReport:
     replay: tuple[ReplayResult, ...]
     hazards: tuple[Hazard, ...]
     acceptances: tuple[AcceptanceUse, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_REPORT_VERSION,
-            "kind": SCHEMA_REPORT_KIND,
-            **dataclasses.asdict(self),
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

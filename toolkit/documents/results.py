@@ -1,0 +1,84 @@
+"""The record of `reports/results.json`: every stage of one run and the one verdict of the run.
+
+Written by the report stage's merge; it is the only input of rendering. Each stage appears as
+its own document (or `null` when it wrote none) and as a `StageStatus` row, in pipeline order.
+`rehearsal` is reserved for the rolling-upgrade rehearsal and is `null` until it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from toolkit.documents.base import Document
+from toolkit.documents.compat import CompatResults
+from toolkit.documents.drift import DriftDocument
+from toolkit.documents.lint import LintDocument
+from toolkit.documents.schema import SchemaReport
+
+RESULTS_VERSION = 2
+RESULTS_KIND = "engram-compat/results"
+
+RunVerdict = Literal["SAFE", "SAFE_WITH_ROLLOUT_ORDER", "BREAKING", "INCOMPLETE"]
+StageName = Literal["drift", "lint", "schema", "compat", "rehearsal"]
+# passed: it ran and found nothing wrong; failed: it ran and found a problem; missing: it wrote
+# no document in this run (it crashed, or did not run).
+StageState = Literal["passed", "failed", "missing"]
+# The stages of a run, in pipeline order; the optional ones may be missing without harm.
+STAGES: tuple[StageName, ...] = ("drift", "lint", "schema", "compat")
+OPTIONAL_STAGES: tuple[StageName, ...] = ("rehearsal",)
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    stage: StageName
+    status: StageState
+    document: str  # the file name under reports/
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str
+    grpcio: str
+    protobuf: str
+    buf: str
+    git_commit: str | None
+    git_branch: str | None
+
+
+@dataclass(frozen=True)
+class Versions:
+    baseline: str
+    current: str
+
+
+@dataclass(frozen=True)
+class Timings:
+    drift: float
+    lint: float
+    schema: float
+    compat: float
+    report: float
+
+
+@dataclass(frozen=True)
+class ResultsDocument(Document):
+    SCHEMA_NAME: ClassVar[str] = "results"
+    KIND: ClassVar[str] = RESULTS_KIND
+    SCHEMA_VERSION: ClassVar[int] = RESULTS_VERSION
+
+    generated_by: str
+    verdict: RunVerdict
+    exit_code: int
+    stages: tuple[StageStatus, ...]
+    drift: DriftDocument | None
+    lint: LintDocument | None
+    schema: SchemaReport | None
+    compat: CompatResults | None
+    rehearsal: dict[str, Any] | None
+    environment: Environment
+    versions: Versions
+    timings: Timings
+
+    def stage(self, name: str) -> StageStatus | None:
+        return next((s for s in self.stages if s.stage == name), None)

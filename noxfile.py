@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -65,11 +66,57 @@ def begin_run() -> None:
         discard(*RUN_OUTPUTS)
 
 
+SESSION_FLAGS = ("-s", "-e", "--session", "--sessions")
+
+
+def named_sessions(argv: list[str]) -> list[str] | None:
+    """The sessions named on nox's command line (`-s a b`, `--session=a`), or None when the
+    default run, keywords or tags choose them."""
+    named: list[str] = []
+    explicit = False
+    taking = False
+    for token in argv[1:]:
+        if token == "--":
+            break
+        if token in SESSION_FLAGS:
+            explicit, taking = True, True
+            continue
+        if token.startswith(("--session=", "--sessions=")):
+            explicit = True
+            named.extend(n for n in token.split("=", 1)[1].split(",") if n)
+            continue
+        if token.startswith("-"):
+            taking = False
+            if token in ("-k", "--keywords", "-t", "--tags"):
+                return None
+            continue
+        if taking:
+            named.extend(n for n in token.split(",") if n)
+    return named if explicit else None
+
+
+def stage_args(session: nox.Session) -> list[str]:
+    """Arguments after `--` belong to one stage: `nox -s schema -- --baseline git:main`. In a
+    run of several stages they would reach every stage, so they are refused; configure the
+    whole run in `[tool.engram-compat]` (pyproject.toml) or `ENGRAM_COMPAT_*` variables."""
+    if not session.posargs:
+        return []
+    named = named_sessions(sys.argv)
+    if named is None or len(named) != 1:
+        session.error(
+            "arguments after `--` reach one stage only: run that stage alone "
+            f"(`nox -s {session.name} -- {' '.join(session.posargs)}`); for the whole run set "
+            "them in [tool.engram-compat] in pyproject.toml or in ENGRAM_COMPAT_* variables "
+            "(see the README)"
+        )
+    return list(session.posargs)
+
+
 @nox.session(python=PYTHON)
 def stubs(session: nox.Session) -> None:
     """Regenerate toolkit/generated/ from the schemas (`-- --check`: fail on drift instead)."""
     install(session)
-    session.run("engram-compat", "stubs", *session.posargs)
+    session.run("engram-compat", "stubs", *stage_args(session))
 
 
 @nox.session(python=PYTHON)
@@ -103,7 +150,9 @@ def schema(session: nox.Session) -> None:
     begin_run()
     discard("schema.json")
     install(session)
-    session.run("engram-compat", "check", "--json", str(REPORTS / "schema.json"), *session.posargs)
+    session.run(
+        "engram-compat", "check", "--json", str(REPORTS / "schema.json"), *stage_args(session)
+    )
 
 
 @nox.session(python=PYTHON)
@@ -112,7 +161,7 @@ def compat(session: nox.Session) -> None:
     begin_run()
     discard("compat.json", "junit-compat.xml")
     install(session, "test")
-    session.run("engram-compat", "replay", "--reports", str(REPORTS), *session.posargs)
+    session.run("engram-compat", "replay", "--reports", str(REPORTS), *stage_args(session))
 
 
 @nox.session(python=PYTHON)
@@ -132,7 +181,7 @@ def report(session: nox.Session) -> None:
         str(REPORTS),
         "--project-root",
         str(ROOT),
-        *session.posargs,
+        *stage_args(session),
     )
 
 

@@ -54,3 +54,41 @@ def test_every_stage_document_the_report_reads_is_a_run_output(noxfile: Any) -> 
     from toolkit.report.verdict import STAGE_FILES
 
     assert set(STAGE_FILES.values()) - {"rehearsal.json"} <= set(noxfile.RUN_OUTPUTS)
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["nox"], None),
+        (["nox", "--", "--baseline", "git:main"], None),
+        (["nox", "-s", "schema", "--", "--baseline", "git:main"], ["schema"]),
+        (["nox", "-s", "schema", "compat"], ["schema", "compat"]),
+        (["nox", "--session=schema"], ["schema"]),
+        (["nox", "-e", "schema,compat", "-r"], ["schema", "compat"]),
+        (["nox", "-k", "schema"], None),
+    ],
+)
+def test_the_sessions_named_on_the_command_line(
+    noxfile: Any, argv: list[str], named: list[str] | None
+) -> None:
+    assert noxfile.named_sessions(argv) == named
+
+
+class _Session:
+    def __init__(self, name: str, posargs: list[str]) -> None:
+        self.name, self.posargs = name, posargs
+
+    def error(self, message: str) -> None:
+        raise RuntimeError(message)
+
+
+def test_arguments_reach_only_a_stage_run_alone(
+    noxfile: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["--baseline", "git:main"]
+    monkeypatch.setattr(sys, "argv", ["nox", "-s", "schema", "--", *args])
+    assert noxfile.stage_args(_Session("schema", args)) == args
+    monkeypatch.setattr(sys, "argv", ["nox", "--", *args])
+    with pytest.raises(RuntimeError, match=r"reach one stage only.*tool\.engram-compat"):
+        noxfile.stage_args(_Session("compat", args))
+    assert noxfile.stage_args(_Session("compat", [])) == []

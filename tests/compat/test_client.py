@@ -10,19 +10,14 @@ from typing import Any
 import grpc
 import pytest
 
-from toolkit.compat.client import (
-    SPACE_ENV,
-    SPACE_HEADER,
-    MissingSpaceError,
-    configured_space,
-    space_channel,
-)
+from toolkit.client import MissingSpaceError, configured_space, space_channel
+from toolkit.contract import RPC_BY_NAME, SPACE_ENV, SPACE_HEADER
 from toolkit.schema.pool import load_schema
 
-REMEMBER = "/engram.v1.EngramService/Remember"
-STREAMING_REMEMBER = "/engram.v1.EngramService/StreamingRemember"
-STREAM = "/engram.v1.EngramService/Stream"
-MEMORY_FLOW = "/engram.v1.EngramService/MemoryFlow"
+REMEMBER = RPC_BY_NAME["Remember"].path
+STREAMING_REMEMBER = RPC_BY_NAME["StreamingRemember"].path
+STREAM = RPC_BY_NAME["Stream"].path
+MEMORY_FLOW = RPC_BY_NAME["MemoryFlow"].path
 
 
 @dataclass

@@ -80,10 +80,10 @@ def schema(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def compat(session: nox.Session) -> None:
-    """Replay legacy and new clients against the reference server (`-- --target HOST:PORT`)."""
+    """Run legacy and new clients against the reference server (`-- --target HOST:PORT`)."""
     install(session, "test")
     discard("compat.json", "junit-compat.xml")
-    session.run("engram-compat", "replay", "--reports", str(REPORTS), *session.posargs)
+    session.run("engram-compat", "runtime", "--reports", str(REPORTS), *session.posargs)
 
 
 @nox.session(python=PYTHON)

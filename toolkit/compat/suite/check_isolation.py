@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
+from toolkit.compat.calls import NewClientFactory
 from toolkit.compat.checks import check
 from toolkit.compat.evidence import Evidence
 from toolkit.compat.scenarios import recall_ids, remember
-from toolkit.compat.suite.conftest import NewClientFactory
+from toolkit.contract import SPACE_FIELD
 
 READS = ["recall_by_id", "recall_by_content", "introspect_count", "memory_flow_recall", "forget"]
 
@@ -73,20 +74,20 @@ def test_stream_cannot_change_space_mid_call(
     if switch == "streaming_remember":
         rpc = "StreamingRemember"
         requests = [
-            client.request(rpc, memory={"id": first}, memory_space_id=space),
-            client.request(rpc, memory={"id": second}, memory_space_id=other_space),
+            client.request(rpc, memory={"id": first}, **{SPACE_FIELD: space}),
+            client.request(rpc, memory={"id": second}, **{SPACE_FIELD: other_space}),
         ]
     else:
         rpc = "MemoryFlow"
-        requests = [client.request(rpc, remember={"memory": {"id": first}}, memory_space_id=space)]
+        requests = [client.request(rpc, remember={"memory": {"id": first}}, **{SPACE_FIELD: space})]
         if switch == "outer_field":
             requests.append(
                 client.request(
-                    rpc, remember={"memory": {"id": second}}, memory_space_id=other_space
+                    rpc, remember={"memory": {"id": second}}, **{SPACE_FIELD: other_space}
                 )
             )
         else:
-            inner = {"memory": {"id": second}, "memory_space_id": other_space}
+            inner = {"memory": {"id": second}, SPACE_FIELD: other_space}
             requests.append(client.request(rpc, remember=inner))
     outcome = client.call(rpc, *requests)
     evidence.record(first_space=space, second_space=other_space, call=outcome.evidence())

@@ -11,12 +11,11 @@ from typing import Any
 
 import grpc
 
-from toolkit.compat.calls import NewClient
+from toolkit.compat.calls import NewClient, NewClientFactory
 from toolkit.compat.checks import check
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
 from toolkit.compat.scenarios import EventWatcher
-from toolkit.compat.suite.conftest import NewClientFactory
 
 SPACES = 4
 SUBSCRIBERS = 4

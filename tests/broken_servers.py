@@ -25,7 +25,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from toolkit.compat.servers import ServerUnderTest
-from toolkit.contract import SPACE_FIELD
+from toolkit.contract import DEFAULT_SPACE, SPACE_FIELD
 from toolkit.schema.compile import compile_descriptor_set
 from toolkit.schema.pool import Schema, SchemaName
 from toolkit.server.app import ServerConfig, ServerOverrides, start_server_thread
@@ -191,6 +191,42 @@ class LegacyForgetsEverywhereResolver(SpaceResolver):
         return replace(resolution, handle=replace(resolution.handle, store=store))
 
 
+class _DefaultFallbackFinder:
+    """A space's store whose `find` answers from the default space when it finds nothing."""
+
+    def __init__(self, store: SpaceStore, default: SpaceStore) -> None:
+        self._store = store
+        self._default = default
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def find(self, **query: Any) -> tuple[list[StoredMemory], int]:
+        found, total = self._store.find(**query)
+        return (found, total) if found else self._default.find(**query)
+
+
+class FlowRecallFallsBackToDefaultResolver(SpaceResolver):
+    """MemoryFlow's recall in a named space that finds nothing answers from the default space
+    (a fallback that reads across spaces in one direction only: into the default)."""
+
+    def resolve(
+        self,
+        rpc: str,
+        request: Message | None,
+        metadata: Sequence[tuple[str, Any]],
+        peer: str,
+        *,
+        field: str | None = None,
+    ) -> Resolution:
+        resolution = super().resolve(rpc, request, metadata, peer, field=field)
+        if rpc != "MemoryFlow" or resolution.space == self.default_space:
+            return resolution
+        default = self.lookup(self.default_space).store
+        store: Any = _DefaultFallbackFinder(resolution.handle.store, default)
+        return replace(resolution, handle=replace(resolution.handle, store=store))
+
+
 # The messages of a MemoryFlow call: the flow's own and the requests it carries.
 _FLOW_MESSAGES = frozenset({"MemoryFlowRequest", "RememberRequest", "RecallRequest"})
 
@@ -316,6 +352,15 @@ class LeakyHub(EventHub):
 
     def subscribers_for(self, space: MemorySpaceId) -> Iterable[Subscription]:
         return tuple(self._everyone)
+
+
+class DefaultLeakingHub(LeakyHub):
+    """Delivers the default space's events to every subscriber (other spaces stay apart)."""
+
+    def subscribers_for(self, space: MemorySpaceId) -> Iterable[Subscription]:
+        if space == DEFAULT_SPACE:
+            return super().subscribers_for(space)
+        return EventHub.subscribers_for(self, space)
 
 
 class StallingHub(EventHub):
@@ -449,6 +494,17 @@ def current_posing_as_legacy(schema: SchemaName, data_dir: Path) -> ServerUnderT
 def legacy_forgets_everywhere(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
     """A legacy Forget forgets in every space."""
     return _serve(schema, data_dir, ServerOverrides(resolver=LegacyForgetsEverywhereResolver))
+
+
+def flow_recall_falls_back_to_default(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """MemoryFlow's recall that finds nothing in its space answers from the default space."""
+    resolver = FlowRecallFallsBackToDefaultResolver
+    return _serve(schema, data_dir, ServerOverrides(resolver=resolver))
+
+
+def default_leaking_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """Delivers the default space's events to every subscriber."""
+    return _serve(schema, data_dir, ServerOverrides(hub_factory=DefaultLeakingHub))
 
 
 def leaky_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:

@@ -29,7 +29,11 @@ VARIANTS: dict[str, set[str]] = {
     "header_blind": {"ROUTE_HEADER", "ERR_CONFLICT", "ERR_MALFORMED_SPACE"},
     "auto_create": {"ERR_UNKNOWN_SPACE"},
     "cross_space_flow_read": {"ISOLATION_DATA"},
+    # Passes a check that reads only between fresh spaces: ISOLATION_DATA reads the default too.
+    "flow_recall_falls_back_to_default": {"ISOLATION_DATA"},
     "leaky_hub": {"STREAM_ISOLATION"},
+    # Passes a check that writes only to watched spaces: STREAM_ISOLATION writes the default too.
+    "default_leaking_hub": {"STREAM_ISOLATION"},
     "stalling_hub": {"STREAM_BACKPRESSURE"},
     "flow_following": {"FLOW_BOUND"},
     "current_posing_as_legacy": {"MATRIX"},

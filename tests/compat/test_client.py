@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from toolkit.client import MissingSpaceError, configured_space, space_channel
-from toolkit.contract import RPC_BY_NAME, SPACE_ENV, SPACE_HEADER
+from toolkit.contract import ENGRAM_SERVICE, PACKAGE, RPC_BY_NAME, SPACE_ENV, SPACE_HEADER
 from toolkit.schema.pool import load_schema
 
 REMEMBER = RPC_BY_NAME["Remember"].path
@@ -51,7 +51,7 @@ def _echo_server(received: Received) -> tuple[grpc.Server, int]:
             yield b""
 
     handler = grpc.method_handlers_generic_handler(
-        "engram.v1.EngramService",
+        ENGRAM_SERVICE,
         {
             "Remember": grpc.unary_unary_rpc_method_handler(unary),
             "StreamingRemember": grpc.stream_unary_rpc_method_handler(client_stream),
@@ -78,7 +78,7 @@ def echo() -> Iterator[tuple[Received, grpc.Channel]]:
 
 
 def _call(channel: grpc.Channel, kind: str, path: str, schema: str, message: str) -> Any:
-    cls = load_schema(schema).message(f"engram.v1.{message}")  # type: ignore[arg-type]
+    cls = load_schema(schema).message(f"{PACKAGE}.{message}")  # type: ignore[arg-type]
     factory = getattr(channel, kind)(
         path, request_serializer=cls.SerializeToString, response_deserializer=lambda b: b
     )
@@ -86,7 +86,7 @@ def _call(channel: grpc.Channel, kind: str, path: str, schema: str, message: str
 
 
 def _field(schema: str, message: str, wire: bytes) -> str:
-    cls = load_schema(schema).message(f"engram.v1.{message}")  # type: ignore[arg-type]
+    cls = load_schema(schema).message(f"{PACKAGE}.{message}")  # type: ignore[arg-type]
     return str(cls.FromString(wire).memory_space_id)
 
 

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import run_cli
 from toolkit.cli import build_parser
 from toolkit.compat.recordings import RecordingError, load_recordings, load_wire
+from toolkit.contract import SPACE_FIELD
 from toolkit.schema.pool import load_schema
 
 
@@ -49,7 +50,7 @@ def test_recorded_bytes_parse_cleanly_with_the_baseline_only(recordings: Path) -
         for wire in requests:
             message = methods[case_id.split("/")[0]].request.FromString(wire)
             assert message.SerializeToString(deterministic=True) == wire
-            assert "memory_space_id" not in message.DESCRIPTOR.fields_by_name
+            assert SPACE_FIELD not in message.DESCRIPTOR.fields_by_name
 
 
 def test_committed_bytes_agree_with_text(recordings: Path) -> None:

@@ -46,7 +46,7 @@ def _found(evidence: Evidence, client: NewClient, memory_id: str, where: str, wa
 
 
 class LegacyCase:
-    """One recorded legacy request replayed, with clients to read back its effect."""
+    """One recorded legacy request sent again, with clients to read back its effect."""
 
     def __init__(
         self,

@@ -157,11 +157,11 @@ def schema(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def compat(session: nox.Session) -> None:
-    """Replay legacy and new clients against the reference server (`-- --target HOST:PORT`)."""
+    """Run legacy and new clients against the reference server (`-- --target HOST:PORT`)."""
     begin_run()
     discard("compat.json", "junit-compat.xml")
     install(session, "test")
-    session.run("engram-compat", "replay", "--reports", str(REPORTS), *stage_args(session))
+    session.run("engram-compat", "runtime", "--reports", str(REPORTS), *stage_args(session))
 
 
 @nox.session(python=PYTHON)

@@ -18,6 +18,7 @@ from toolkit.errors import ToolkitError
 COMMAND_MODULES = (
     "toolkit.schema.commands",
     "toolkit.server.commands",
+    "toolkit.client.commands",
     "toolkit.compat.commands",
     "toolkit.report.commands",
     "toolkit.lint.commands",

@@ -1,4 +1,4 @@
-"""Benchmark: `engram-compat replay` (what `nox -s compat` runs) with -n auto against -n 0.
+"""Benchmark: `engram-compat runtime` (what `nox -s compat` runs) with -n auto against -n 0.
 
 Targets: the -n auto run finishes in under 60 s; it is at least 1.5x faster than -n 0.
 Both run in the same invocation against freshly started reference servers.
@@ -21,7 +21,7 @@ TARGET_SPEEDUP = 1.5
 def timed_replay(workers: str, reports: Path) -> tuple[float, int]:
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "toolkit", "replay", "--reports", str(reports), "-n", workers],
+        [sys.executable, "-m", "toolkit", "runtime", "--reports", str(reports), "-n", workers],
         capture_output=True,
         text=True,
         check=False,
@@ -37,7 +37,7 @@ def main() -> int:
         auto_s, auto_code = timed_replay("auto", Path(tmp) / "auto")
     speedup = serial_s / auto_s
     figures = {
-        "command": "engram-compat replay --reports DIR -n auto  (vs -n 0)",
+        "command": "engram-compat runtime --reports DIR -n auto  (vs -n 0)",
         "auto_s": round(auto_s, 2),
         "serial_s": round(serial_s, 2),
         "speedup": round(speedup, 2),

@@ -10,19 +10,14 @@ from typing import Any
 import grpc
 import pytest
 
-from toolkit.compat.client import (
-    SPACE_ENV,
-    SPACE_HEADER,
-    MissingSpaceError,
-    configured_space,
-    space_channel,
-)
+from toolkit.client import MissingSpaceError, configured_space, space_channel
+from toolkit.contract import ENGRAM_SERVICE, PACKAGE, RPC_BY_NAME, SPACE_ENV, SPACE_HEADER
 from toolkit.schema.pool import load_schema
 
-REMEMBER = "/engram.v1.EngramService/Remember"
-STREAMING_REMEMBER = "/engram.v1.EngramService/StreamingRemember"
-STREAM = "/engram.v1.EngramService/Stream"
-MEMORY_FLOW = "/engram.v1.EngramService/MemoryFlow"
+REMEMBER = RPC_BY_NAME["Remember"].path
+STREAMING_REMEMBER = RPC_BY_NAME["StreamingRemember"].path
+STREAM = RPC_BY_NAME["Stream"].path
+MEMORY_FLOW = RPC_BY_NAME["MemoryFlow"].path
 
 
 @dataclass
@@ -56,7 +51,7 @@ def _echo_server(received: Received) -> tuple[grpc.Server, int]:
             yield b""
 
     handler = grpc.method_handlers_generic_handler(
-        "engram.v1.EngramService",
+        ENGRAM_SERVICE,
         {
             "Remember": grpc.unary_unary_rpc_method_handler(unary),
             "StreamingRemember": grpc.stream_unary_rpc_method_handler(client_stream),
@@ -83,7 +78,7 @@ def echo() -> Iterator[tuple[Received, grpc.Channel]]:
 
 
 def _call(channel: grpc.Channel, kind: str, path: str, schema: str, message: str) -> Any:
-    cls = load_schema(schema).message(f"engram.v1.{message}")  # type: ignore[arg-type]
+    cls = load_schema(schema).message(f"{PACKAGE}.{message}")  # type: ignore[arg-type]
     factory = getattr(channel, kind)(
         path, request_serializer=cls.SerializeToString, response_deserializer=lambda b: b
     )
@@ -91,7 +86,7 @@ def _call(channel: grpc.Channel, kind: str, path: str, schema: str, message: str
 
 
 def _field(schema: str, message: str, wire: bytes) -> str:
-    cls = load_schema(schema).message(f"engram.v1.{message}")  # type: ignore[arg-type]
+    cls = load_schema(schema).message(f"{PACKAGE}.{message}")  # type: ignore[arg-type]
     return str(cls.FromString(wire).memory_space_id)
 
 

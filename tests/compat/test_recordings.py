@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
+from toolkit.cli import build_parser
 from toolkit.compat.recordings import RecordingError, load_recordings, load_wire
+from toolkit.contract import SPACE_FIELD
 from toolkit.schema.pool import load_schema
 
 
@@ -47,7 +50,7 @@ def test_recorded_bytes_parse_cleanly_with_the_baseline_only(recordings: Path) -
         for wire in requests:
             message = methods[case_id.split("/")[0]].request.FromString(wire)
             assert message.SerializeToString(deterministic=True) == wire
-            assert "memory_space_id" not in message.DESCRIPTOR.fields_by_name
+            assert SPACE_FIELD not in message.DESCRIPTOR.fields_by_name
 
 
 def test_committed_bytes_agree_with_text(recordings: Path) -> None:
@@ -103,17 +106,34 @@ def test_bad_recordings_give_one_line_and_exit_2(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_replay_without_recordings_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_runtime_without_recordings_is_one_line_and_exit_2(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    result = run_cli(["replay", "--recordings", str(missing), "--reports", str(tmp_path)])
+    result = run_cli(["runtime", "--recordings", str(missing), "--reports", str(tmp_path)])
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"engram-compat replay: error: no legacy recordings at {missing}: run from the project "
+        f"engram-compat runtime: error: no legacy recordings at {missing}: run from the project "
         "root or pass --recordings DIR"
     ]
 
 
-def test_replay_finds_the_recordings_from_any_working_directory(
+def test_replay_is_a_deprecated_alias_of_runtime(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = run_cli(["replay", "--recordings", str(missing), "--reports", str(tmp_path)])
+    assert result.returncode == 2
+    note, error = result.stderr.strip().splitlines()
+    assert note.startswith("engram-compat replay: deprecated, use `engram-compat runtime`")
+    assert error.startswith("engram-compat replay: error: no legacy recordings at")
+    helps = {a.dest: a.help for a in _subcommands(build_parser())}
+    assert "runtime compatibility suite" in str(helps["runtime"])
+    assert str(helps["replay"]).startswith("deprecated: the old name of `runtime`")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(action._choices_actions)
+
+
+def test_runtime_finds_the_recordings_from_any_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from toolkit.compat.settings import default_recordings_dir

@@ -1,11 +1,13 @@
 """Every compat check fails against a server broken in its way, and the others still pass.
 
-Each run is `engram-compat replay` in a subprocess with small sizes (`--scale 0.2`) and one
-worker, against a variant from `tests/compat/variants.py`; compat.json is the evidence.
+Each run is `engram-compat runtime` in a subprocess with small sizes (`--scale 0.2`) and one
+worker, against a variant from the catalogue `tests/broken_servers.py`; compat.json is the
+evidence. Every check id has at least one variant that fails it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,26 +16,50 @@ import pytest
 
 from tests.conftest import run_cli
 from toolkit.compat.checks import CHECKS
+from toolkit.contract import HAZARD_SERVERS_FIRST
 
+# Each variant of tests/broken_servers.py and exactly the checks it fails.
 VARIANTS: dict[str, set[str]] = {
     "good": set(),
-    "auto_create": {"ERR_UNKNOWN_SPACE"},
-    "no_deprecation_header": {"DEPRECATION_WARNING"},
+    "legacy_forgets_everywhere": {"ROUTE_DEFAULT_LEGACY"},
+    "silent_deprecation": {"DEPRECATION_WARNING"},
     "deprecates_everything": {"DEPRECATION_WARNING"},
+    "field_blind_experience": {"ROUTE_EXPLICIT"},
     # Ignoring the header also hides a conflicting or malformed header: those checks see it.
-    "ignore_header": {"ROUTE_HEADER", "ERR_CONFLICT", "ERR_MALFORMED_SPACE"},
+    "header_blind": {"ROUTE_HEADER", "ERR_CONFLICT", "ERR_MALFORMED_SPACE"},
+    "auto_create": {"ERR_UNKNOWN_SPACE"},
+    "cross_space_flow_read": {"ISOLATION_DATA"},
+    # Passes a check that reads only between fresh spaces: ISOLATION_DATA reads the default too.
+    "flow_recall_falls_back_to_default": {"ISOLATION_DATA"},
     "leaky_hub": {"STREAM_ISOLATION"},
+    # Passes a check that writes only to watched spaces: STREAM_ISOLATION writes the default too.
+    "default_leaking_hub": {"STREAM_ISOLATION"},
     "stalling_hub": {"STREAM_BACKPRESSURE"},
+    "flow_following": {"FLOW_BOUND"},
+    "current_posing_as_legacy": {"MATRIX"},
 }
+FACTORY_MODULE = "tests.broken_servers"
 
 
-def replay(variant: str, reports: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+def test_every_check_has_a_variant_that_fails_it() -> None:
+    shown_failing = set().union(*VARIANTS.values())
+    missing = [check_id for check_id in CHECKS if check_id not in shown_failing]
+    assert not missing, f"no broken server fails {missing}: a check that cannot fail is a defect"
+    assert shown_failing <= set(CHECKS)
+
+
+def test_every_variant_in_the_table_is_in_the_catalogue() -> None:
+    catalogue = importlib.import_module(FACTORY_MODULE)
+    assert all(callable(getattr(catalogue, variant, None)) for variant in VARIANTS)
+
+
+def run_suite(variant: str, reports: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
     reports.mkdir(parents=True, exist_ok=True)
     result = run_cli(
         [
-            "replay",
+            "runtime",
             "--server-factory",
-            f"tests.compat.variants:{variant}",
+            f"{FACTORY_MODULE}:{variant}",
             "--reports",
             str(reports),
             "--scale",
@@ -65,7 +91,7 @@ def failing_checks(document: dict[str, Any]) -> set[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_variant_fails_exactly_its_checks(variant: str, tmp_path: Path) -> None:
-    code, document, stdout = replay(variant, tmp_path / "run")
+    code, document, stdout = run_suite(variant, tmp_path / "run")
     failing = failing_checks(document)
     assert set(outcomes(document)) == set(CHECKS), "every check must have run"
     assert code == (0 if not failing else 1)
@@ -77,7 +103,8 @@ def test_variant_fails_exactly_its_checks(variant: str, tmp_path: Path) -> None:
                 assert f"expected: {case['expected']}" in stdout
     if failing - VARIANTS[variant] == {LOAD_SENSITIVE}:
         for attempt in range(REMEASUREMENTS):
-            _, again, _ = replay(variant, tmp_path / f"again-{attempt}", "--checks", LOAD_SENSITIVE)
+            again_dir = tmp_path / f"again-{attempt}"
+            _, again, _ = run_suite(variant, again_dir, "--checks", LOAD_SENSITIVE)
             if not failing_checks(again):
                 failing.discard(LOAD_SENSITIVE)
                 break
@@ -86,7 +113,7 @@ def test_variant_fails_exactly_its_checks(variant: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_renumbered_schema_breaks_legacy_routing(tmp_path: Path) -> None:
-    code, document, _ = replay("renumbered", tmp_path, "--checks", "ROUTE_DEFAULT_LEGACY")
+    code, document, _ = run_suite("renumbered", tmp_path, "--checks", "ROUTE_DEFAULT_LEGACY")
     assert code == 1
     (check,) = document["checks"]
     by_case = {c["name"].split("[")[1].rstrip("]"): c for c in check["cases"]}
@@ -101,9 +128,9 @@ def test_renumbered_schema_breaks_legacy_routing(tmp_path: Path) -> None:
 
 
 def test_matrix_yields_the_rollout_rule(tmp_path: Path) -> None:
-    code, document, _ = replay("good", tmp_path, "--checks", "MATRIX")
+    code, document, _ = run_suite("good", tmp_path, "--checks", "MATRIX")
     assert code == 0
     cells = {(c["client"], c["server"]): c for c in document["matrix"]}
     assert cells[("new", "legacy")]["observed"] == "OK_SPACE_IGNORED"
     assert all(c["passed"] for c in cells.values())
-    assert document["rollout"] == [{"id": "UPGRADE_SERVERS_FIRST", "reason_check": "MATRIX"}]
+    assert document["rollout"] == [{"id": HAZARD_SERVERS_FIRST, "reason_check": "MATRIX"}]

@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.server.broken import CrashingResolver
+from tests.broken_servers import CrashingResolver
 from tests.server.calls import request_for
 from tests.server.conftest import Client, start
 from toolkit.schema.pool import load_schema

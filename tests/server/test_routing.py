@@ -11,7 +11,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from tests.server.broken import AutoCreatingResolver, HeaderBlindResolver, SilentResolver
+from tests.broken_servers import AutoCreatingResolver, HeaderBlindResolver, SilentResolver
 from tests.server.calls import invoke, request_for
 from tests.server.conftest import SPACE_RPCS, Client, start
 from tests.server.ids import HEADER_MALFORMED_IDS, MALFORMED_IDS

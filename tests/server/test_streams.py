@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.server.broken import ForgetfulHub, LeakyHub, StallingHub
+from tests.broken_servers import ForgetfulHub, LeakyHub, StallingHub
 from tests.server.calls import Collector
 from tests.server.conftest import Client, start
 from toolkit.server.app import RunningServer, ServerOverrides

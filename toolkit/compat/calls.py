@@ -7,7 +7,7 @@ raw bytes (identity serializers): what reaches the server is exactly what old cl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,14 +16,23 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from toolkit.compat.client import space_channel
-from toolkit.contract import ENGRAM_SERVICE, SPACE_FIELD, SPACE_HEADER, SPACE_SERVICE
+from toolkit.client.channel import space_channel
+from toolkit.contract import (
+    DEPRECATION_HEADER,
+    ENGRAM_SERVICE,
+    SPACE_FIELD,
+    SPACE_HEADER,
+    SPACE_RPC_NAMES,
+    SPACE_SERVICE,
+)
 from toolkit.schema.pool import RpcMethod, Schema, load_schema
 
 ENGRAM = ENGRAM_SERVICE
 SPACES = SPACE_SERVICE
 DEFAULT_TIMEOUT_S = 20.0
 ClientMode = Literal["field", "header", "both", "none"]
+# The contract's response headers a call's evidence shows.
+ENGRAM_HEADERS = (SPACE_HEADER, DEPRECATION_HEADER)
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ class CallOutcome:
         """The facts of this call a report shows: status, message, headers, error details."""
         found: dict[str, Any] = {"code": self.code, "details": self.details}
         metadata = {**self.trailing_metadata, **self.initial_metadata}
-        headers = {k: v for k, v in metadata.items() if k.startswith("x-engram")}
+        headers = {k: v for k, v in metadata.items() if k in ENGRAM_HEADERS}
         if headers:
             found["headers"] = headers
         if self.error_info is not None:
@@ -196,7 +205,7 @@ class NewClient:
             self.channel = space_channel(channel, space, set_field=mode == "both")
 
     def method(self, rpc: str) -> RpcMethod:
-        service = SPACES if rpc.endswith("Space") or rpc == "ListSpaces" else ENGRAM
+        service = SPACES if rpc in SPACE_RPC_NAMES else ENGRAM
         return self.schema.method(service, rpc)
 
     def request(self, rpc: str, **fields: Any) -> Message:
@@ -231,6 +240,10 @@ class NewClient:
         if isinstance(requests, Message):
             return factory(self._named(requests), **kwargs)
         return factory((self._named(r) for r in requests), **kwargs)
+
+
+# `new_client(space, mode)`, the suite's fixture: a NewClient on the server under test.
+NewClientFactory = Callable[..., NewClient]
 
 
 def echoed_space(outcome: CallOutcome) -> str | None:

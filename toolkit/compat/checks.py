@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import pytest
 
+from toolkit.contract import DEPRECATION_HEADER, SPACE_FIELD, SPACE_HEADER
 from toolkit.documents.compat import Category
 
 MARKER = "compat_check"
@@ -33,17 +34,17 @@ CHECKS: dict[str, CheckSpec] = {
         ),
         CheckSpec(
             "DEPRECATION_WARNING",
-            "legacy calls get x-engram-deprecation and a server WARNING; explicit calls neither",
+            f"legacy calls get {DEPRECATION_HEADER} and a server WARNING; explicit calls neither",
             "deprecation",
         ),
         CheckSpec(
             "ROUTE_EXPLICIT",
-            "memory_space_id routes to the named space and the response header echoes it",
+            f"{SPACE_FIELD} routes to the named space and the response header echoes it",
             "routing",
         ),
         CheckSpec(
             "ROUTE_HEADER",
-            "the x-engram-memory-space header alone routes to the named space and is echoed",
+            f"the {SPACE_HEADER} header alone routes to the named space and is echoed",
             "routing",
         ),
         CheckSpec(

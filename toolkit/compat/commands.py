@@ -1,4 +1,7 @@
-"""Subcommands of the compat stage: `record` (legacy recordings) and `replay` (the suite)."""
+"""Subcommands of the compat stage: `record` (legacy recordings) and `runtime` (the suite).
+
+`replay` is the deprecated old name of `runtime`, kept for one release.
+"""
 
 from __future__ import annotations
 
@@ -31,46 +34,67 @@ def register(subparsers: Any) -> None:
     )
     record.set_defaults(func=run_record)
 
+    runtime = subparsers.add_parser(
+        "runtime",
+        help="run the runtime compatibility suite (legacy and new clients) against a server",
+        description=RUNTIME_DESCRIPTION,
+    )
+    _suite_arguments(runtime)
+    runtime.set_defaults(func=run_runtime)
+
     replay = subparsers.add_parser(
         "replay",
-        help="run the runtime compatibility suite (legacy and new clients) against a server",
-        description="Replay recorded legacy requests and new clients against a server and check "
-        "routing, deprecation, errors, isolation and streams. Without --target it starts the "
-        "reference server (one per pytest-xdist worker). Writes compat.json and junit-compat.xml.",
+        help="deprecated: the old name of `runtime` (removed in the next release)",
+        description=f"Deprecated alias of `engram-compat runtime`. {RUNTIME_DESCRIPTION}",
     )
-    replay.add_argument("--target", help="HOST:PORT of the server to check (default: start one)")
-    replay.add_argument(
+    _suite_arguments(replay)
+    replay.set_defaults(func=run_replay_alias)
+
+
+RUNTIME_DESCRIPTION = (
+    "Send recorded legacy requests and new clients to a server and check routing, "
+    "deprecation, errors, isolation and streams. Without --target it starts the reference "
+    "server (one per pytest-xdist worker). Writes compat.json and junit-compat.xml."
+)
+REPLAY_DEPRECATION = (
+    "engram-compat replay: deprecated, use `engram-compat runtime` (same options); "
+    "`replay` will be removed in the next release"
+)
+
+
+def _suite_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", help="HOST:PORT of the server to check (default: start one)")
+    parser.add_argument(
         "--legacy-target",
         help="HOST:PORT of a 1.0.0 server for the MATRIX check (default: start the reference "
         "server with --schema legacy)",
     )
-    replay.add_argument(
+    parser.add_argument(
         "--reports", type=Path, default=Path("reports"), help="folder for compat.json and JUnit XML"
     )
-    replay.add_argument(
+    parser.add_argument(
         "--recordings", type=Path, default=None, help="the legacy recordings folder"
     )
-    replay.add_argument(
+    parser.add_argument(
         "--checks", default=None, help="comma-separated check IDs to run (default: every check)"
     )
-    replay.add_argument(
+    parser.add_argument(
         "--scale",
         type=float,
         default=1.0,
         help="multiplies the sizes of the stream checks (events, writers); < 1 for quick runs",
     )
-    replay.add_argument(
+    parser.add_argument(
         "-n",
         "--workers",
         default="auto",
         help="pytest-xdist workers ('auto', or 0 to run in this process)",
     )
-    replay.add_argument(
+    parser.add_argument(
         "--server-factory",
         default=None,
         help="module:function that starts the server under test (for testing the suite itself)",
     )
-    replay.set_defaults(func=run_replay)
 
 
 def run_record(args: argparse.Namespace) -> int:
@@ -96,10 +120,10 @@ def run_record(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_replay(args: argparse.Namespace) -> int:
-    from toolkit.compat.runner import ReplayOptions, replay
+def run_runtime(args: argparse.Namespace) -> int:
+    from toolkit.compat.runner import SuiteOptions, run_suite
 
-    options = ReplayOptions(
+    options = SuiteOptions(
         target=args.target,
         legacy_target=args.legacy_target,
         reports=args.reports,
@@ -109,4 +133,10 @@ def run_replay(args: argparse.Namespace) -> int:
         workers=args.workers,
         server_factory=args.server_factory,
     )
-    return replay(options)
+    return run_suite(options)
+
+
+def run_replay_alias(args: argparse.Namespace) -> int:
+    """`engram-compat replay`: one line of deprecation on stderr, then `runtime`."""
+    print(REPLAY_DEPRECATION, file=sys.stderr)
+    return run_runtime(args)

@@ -14,6 +14,7 @@ from toolkit.compat.calls import NewClient
 from toolkit.compat.server_log import ServerLog
 from toolkit.compat.servers import ExternalServer, ServerUnderTest, load_factory
 from toolkit.compat.settings import CompatSettings
+from toolkit.contract import SPACE_FIELD
 from toolkit.errors import ToolkitError
 from toolkit.schema.pool import SchemaName
 
@@ -103,7 +104,7 @@ class CompatEnv:
         """Create a fresh space on the current server (deleted at the end on an external one)."""
         space = self.space_name(label)
         admin = NewClient(self.channel("current"), None, "none")
-        outcome = admin.call("CreateSpace", admin.request("CreateSpace", memory_space_id=space))
+        outcome = admin.call("CreateSpace", admin.request("CreateSpace", **{SPACE_FIELD: space}))
         if not outcome.ok:
             raise ToolkitError(f"CreateSpace({space}) failed: {outcome.code} {outcome.details}")
         with self._lock:
@@ -117,7 +118,7 @@ class CompatEnv:
             # A server the suite started is discarded with its data dir: nothing to delete there.
             admin = NewClient(channel, None, "none")
             for space in self._created:
-                request = admin.request("DeleteSpace", memory_space_id=space)
+                request = admin.request("DeleteSpace", **{SPACE_FIELD: space})
                 outcome = admin.call("DeleteSpace", request, timeout=5)
                 if not outcome.ok:
                     log.warning("could not delete space %s: %s", space, outcome.details)

@@ -1,6 +1,6 @@
 """The pytest plugin that runs the compat suite against a server and records its evidence.
 
-Loaded with `-p toolkit.compat.plugin` (see `engram-compat replay`). Each suite test is a case
+Loaded with `-p toolkit.compat.plugin` (see `engram-compat runtime`). Each suite test is a case
 of one check (`@check("ID")`); its outcome, duration and evidence travel to the controller in
 the report's user_properties (so they survive pytest-xdist), and the controller writes
 compat.json at the end of the session. The process that runs tests starts its server when its

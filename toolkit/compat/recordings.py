@@ -2,7 +2,7 @@
 
 Layout: `<dir>/<Rpc>/<case>/<NN>.txtpb` (protobuf text format, baseline schema, readable) and
 beside each the wire bytes `<NN>.binpb`. A case holds one message for unary requests and the
-ordered sequence of messages for client-streaming RPCs. The suite replays the bytes; the text
+ordered sequence of messages for client-streaming RPCs. The suite sends the bytes; the text
 is what people read and edit, and `engram-compat record` derives the bytes from it.
 """
 

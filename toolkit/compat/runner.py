@@ -1,4 +1,4 @@
-"""`engram-compat replay`: run the suite package under pytest with the compat plugin."""
+"""`engram-compat runtime`: run the suite package under pytest with the compat plugin."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from toolkit.compat.settings import default_recordings_dir
 from toolkit.errors import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, ToolkitError
 
 SUITE_PACKAGE = "toolkit.compat.suite"
+# The suite's own configuration (python_files = check_*.py), beside its modules.
+SUITE_CONFIG = Path(__file__).resolve().parent / "suite" / "pytest.ini"
 COMPAT_JSON = "compat.json"
 JUNIT_XML = "junit-compat.xml"
 # The suite needs pytest-xdist and its own plugin, nothing else that happens to be installed:
@@ -21,7 +23,7 @@ PLUGINS = ("xdist.plugin", "toolkit.compat.plugin")
 
 
 @dataclass(frozen=True)
-class ReplayOptions:
+class SuiteOptions:
     target: str | None = None
     legacy_target: str | None = None
     reports: Path = Path("reports")
@@ -32,7 +34,7 @@ class ReplayOptions:
     server_factory: str | None = None
 
 
-def pytest_command(options: ReplayOptions) -> list[str]:
+def pytest_command(options: SuiteOptions) -> list[str]:
     """The pytest command line the suite runs with (its own package, never the repo's tests/)."""
     unknown = [c for c in options.checks if c not in CHECKS]
     if unknown:
@@ -47,6 +49,8 @@ def pytest_command(options: ReplayOptions) -> list[str]:
         *(argument for plugin in PLUGINS for argument in ("-p", plugin)),
         "-p",
         "no:cacheprovider",
+        "-c",
+        str(SUITE_CONFIG),
         # Checks report through Evidence.verify (expected vs seen): rewriting asserts would
         # only cost start-up time in every process.
         "--assert=plain",
@@ -83,7 +87,7 @@ def pytest_command(options: ReplayOptions) -> list[str]:
     return command
 
 
-def replay(options: ReplayOptions) -> int:
+def run_suite(options: SuiteOptions) -> int:
     """Run the suite; 0 when every check passed, 1 when one failed, 2 when it could not run."""
     command = pytest_command(options)
     options.reports.mkdir(parents=True, exist_ok=True)
@@ -94,7 +98,7 @@ def replay(options: ReplayOptions) -> int:
     if result.returncode == 1:
         return EXIT_FAILED
     print(
-        f"engram-compat replay: the suite could not run (pytest exit {result.returncode})",
+        f"engram-compat runtime: the suite could not run (pytest exit {result.returncode})",
         file=sys.stderr,
     )
     return EXIT_UNUSABLE

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from toolkit.compat.calls import LegacyClient
+from toolkit.contract import PACKAGE
 
 LogRecords = list[dict[str, Any]]
 SENTINEL_RPC = "Introspect"
@@ -46,7 +47,7 @@ class ServerLog:
         self._read = read
         self._channel = grpc.insecure_channel(address, options=SENTINEL_CHANNEL_OPTIONS)
         self._client = LegacyClient(self._channel)
-        self._request = self._client.schema.message(f"engram.v1.{SENTINEL_RPC}Request")()
+        self._request = self._client.schema.message(f"{PACKAGE}.{SENTINEL_RPC}Request")()
         self._peer: str | None = None
 
     def mark(self) -> int:

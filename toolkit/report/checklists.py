@@ -91,13 +91,13 @@ def commands(results: ResultsDocument) -> tuple[Command, ...]:
             check += ["--baseline", baseline.source]
         check += ["--current", schema.current.source]
     check += ["--json", "reports/schema.json"]
-    replay = ["engram-compat", "replay", "--reports", "reports"]
+    runtime = ["engram-compat", "runtime", "--reports", "reports"]
     if compat is not None and compat.target:
-        replay += ["--target", compat.target]
+        runtime += ["--target", compat.target]
     return (
         Command("whole", "nox"),
         Command("check", " ".join(check)),
-        Command("replay", " ".join(replay)),
+        Command("runtime", " ".join(runtime)),
         Command("report", "engram-compat report --out reports"),
         Command("rerender", "engram-compat report --results reports/results.json --out reports"),
     )

@@ -1,4 +1,4 @@
-"""Subcommands of the server stage: `serve` and `space create|get|list|delete`."""
+"""The server stage's subcommand: `serve` (`space ...` is the client's: `toolkit.client`)."""
 
 from __future__ import annotations
 
@@ -53,26 +53,6 @@ def register(subparsers: Any) -> None:
     )
     serve.set_defaults(func=run_serve)
 
-    space = subparsers.add_parser(
-        "space",
-        help="create, get, list or delete memory spaces on a running server",
-        description="Manage the memory spaces of a running server (MemorySpaceService). "
-        "Exit 1 when the server refuses, 2 when it cannot be reached.",
-    )
-    actions = space.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, text in (
-        ("create", "create a space (idempotent) and print its provisioned path"),
-        ("get", "describe one space"),
-        ("list", "list every space"),
-        ("delete", "close a space's store and remove its data"),
-    ):
-        parser = actions.add_parser(action, help=text, description=text)
-        if action != "list":
-            parser.add_argument("space_id", metavar="ID")
-        parser.add_argument("--target", default="127.0.0.1:50051", help="server HOST:PORT")
-        parser.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
-        parser.set_defaults(func=run_space)
-
 
 def run_serve(args: argparse.Namespace) -> int:
     from toolkit.server.app import ServerConfig, serve_until_signalled
@@ -95,10 +75,3 @@ def run_serve(args: argparse.Namespace) -> int:
 
     asyncio.run(serve_until_signalled(config, announce=announce))
     return EXIT_OK
-
-
-def run_space(args: argparse.Namespace) -> int:
-    from toolkit.server.space_client import run_space_command
-
-    space_id: str | None = getattr(args, "space_id", None)
-    return run_space_command(args.action, space_id, args.target, args.timeout)

@@ -1,1 +1,1 @@
-"""The compat suite: run by `engram-compat replay` through `toolkit.compat.plugin`."""
+"""The compat suite: run by `engram-compat runtime` through `toolkit.compat.plugin`."""

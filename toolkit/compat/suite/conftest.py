@@ -7,14 +7,12 @@ from collections.abc import Callable
 import grpc
 import pytest
 
-from toolkit.compat.calls import ClientMode, NewClient
+from toolkit.compat.calls import ClientMode, NewClient, NewClientFactory
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.plugin import SETTINGS_KEY
 from toolkit.compat.recordings import load_recordings
 from toolkit.compat.servers import ServerUnderTest
 from toolkit.compat.settings import CompatSettings
-
-NewClientFactory = Callable[..., NewClient]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -25,7 +23,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 # STREAM_ISOLATION (slow) first; STREAM_BACKPRESSURE, which compares throughputs, last: with
-# pytest-xdist handing out tests one at a time (`--maxschedchunk 1`, as `engram-compat replay`
+# pytest-xdist handing out tests one at a time (`--maxschedchunk 1`, as `engram-compat runtime`
 # runs it) it starts when the other workers are finishing their last short tests, so the
 # suite's own load does not shift its rates while it measures them.
 FIRST = ("STREAM_ISOLATION",)

@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 
-from toolkit.compat.calls import CallOutcome, LegacyClient, NewClient
+from toolkit.compat.calls import CallOutcome, LegacyClient, NewClient, NewClientFactory
 from toolkit.compat.checks import check
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
+from toolkit.compat.minimal import RPC_NAMES, minimal_requests
 from toolkit.compat.scenarios import EventWatcher
 from toolkit.compat.server_log import is_deprecation_record
-from toolkit.compat.suite.conftest import NewClientFactory
-from toolkit.compat.suite.test_routing import RPCS
 from toolkit.contract import DEPRECATION_HEADER
 
 
@@ -76,29 +75,22 @@ def test_legacy_call_is_deprecated(
 
 
 @check("DEPRECATION_WARNING")
-@pytest.mark.parametrize("rpc", RPCS)
+@pytest.mark.parametrize("rpc", RPC_NAMES)
 def test_explicit_call_is_not_deprecated(
     rpc: str,
     new_client: NewClientFactory,
     space: str,
     compat_env: CompatEnv,
+    unique: Callable[[str], str],
     evidence: Evidence,
 ) -> None:
     client: NewClient = new_client(space, "field")
-    requests = {
-        "Remember": [client.request("Remember", memory={"content": "explicit"})],
-        "Recall": [client.request("Recall", cue={"content_contains": "explicit"})],
-        "Forget": [client.request("Forget", memory_id="absent")],
-        "Experience": [client.request("Experience", episode={"what": "explicit"})],
-        "Introspect": [client.request("Introspect")],
-        "StreamingRemember": [client.request("StreamingRemember", memory={"content": "x"})],
-        "MemoryFlow": [client.request("MemoryFlow", recall={"cue": {"id": "absent"}})],
-    }
+    memory_id = unique("explicit")
 
     def call() -> CallOutcome | EventWatcher:
         if rpc == "Stream":
             return EventWatcher.new(client)
-        return client.call(rpc, *requests[rpc])
+        return client.call(rpc, *minimal_requests(client, rpc, memory_id))
 
     header, records = _observe(compat_env, evidence, rpc, call)
     evidence.record(space=space, deprecation_header=header)

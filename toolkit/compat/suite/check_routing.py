@@ -7,22 +7,18 @@ from typing import Any
 
 import pytest
 
-from toolkit.compat.calls import CallOutcome, LegacyClient, NewClient, echoed_space
+from toolkit.compat.calls import (
+    CallOutcome,
+    LegacyClient,
+    NewClient,
+    NewClientFactory,
+    echoed_space,
+)
 from toolkit.compat.checks import check
 from toolkit.compat.evidence import Evidence
+from toolkit.compat.minimal import RPC_NAMES
 from toolkit.compat.scenarios import EventWatcher, recall_ids, remember
-from toolkit.compat.suite.conftest import NewClientFactory
-
-RPCS = [
-    "Remember",
-    "Recall",
-    "Forget",
-    "Experience",
-    "Introspect",
-    "Stream",
-    "StreamingRemember",
-    "MemoryFlow",
-]
+from toolkit.contract import SPACE_FIELD, SPACE_HEADER
 
 
 def _ok(evidence: Evidence, outcome: CallOutcome, space: str, what: str) -> None:
@@ -31,8 +27,8 @@ def _ok(evidence: Evidence, outcome: CallOutcome, space: str, what: str) -> None
     echoed = echoed_space(outcome)
     evidence.verify(
         echoed == space,
-        f"x-engram-memory-space: {space}",
-        f"x-engram-memory-space: {echoed}",
+        f"{SPACE_HEADER}: {space}",
+        f"{SPACE_HEADER}: {echoed}",
     )
 
 
@@ -50,7 +46,7 @@ def _found(evidence: Evidence, client: NewClient, memory_id: str, where: str, wa
 
 
 class LegacyCase:
-    """One recorded legacy request replayed, with clients to read back its effect."""
+    """One recorded legacy request sent again, with clients to read back its effect."""
 
     def __init__(
         self,
@@ -159,12 +155,12 @@ def _legacy_stream(case: LegacyCase) -> None:
     watcher = EventWatcher.legacy(case.legacy, case.wire[0])
     try:
         headers = watcher.ready()
-        echoed = headers.get("x-engram-memory-space")
+        echoed = headers.get(SPACE_HEADER)
         case.evidence.record(headers={k: v for k, v in headers.items() if "engram" in k})
         case.evidence.verify(
             echoed == case.default,
-            f"x-engram-memory-space: {case.default}",
-            f"x-engram-memory-space: {echoed}",
+            f"{SPACE_HEADER}: {case.default}",
+            f"{SPACE_HEADER}: {echoed}",
         )
         memory_id = f"{case.control.space}-streamed"
         remember(case.home, memory_id)
@@ -287,11 +283,11 @@ def _explicit(
     elif rpc == "Stream":
         watcher = EventWatcher.new(client)
         try:
-            echoed = watcher.ready().get("x-engram-memory-space")
+            echoed = watcher.ready().get(SPACE_HEADER)
             evidence.verify(
                 echoed == space,
-                f"x-engram-memory-space: {space}",
-                f"x-engram-memory-space: {echoed}",
+                f"{SPACE_HEADER}: {space}",
+                f"{SPACE_HEADER}: {echoed}",
             )
             remember(named, memory_id)
             arrived = watcher.wait_until(lambda evs: any(e.memory.id == memory_id for e in evs))
@@ -319,7 +315,7 @@ def _explicit(
 
 
 @check("ROUTE_EXPLICIT")
-@pytest.mark.parametrize("rpc", RPCS)
+@pytest.mark.parametrize("rpc", RPC_NAMES)
 def test_field_routes_to_named_space(
     rpc: str,
     new_client: NewClientFactory,
@@ -328,13 +324,13 @@ def test_field_routes_to_named_space(
     unique: Callable[[str], str],
     evidence: Evidence,
 ) -> None:
-    evidence.record(space=space, rpc=rpc, named_by="memory_space_id")
+    evidence.record(space=space, rpc=rpc, named_by=SPACE_FIELD)
     client = new_client(space, "field")
     _explicit(rpc, client, client, new_client(default_space), evidence, unique("explicit"))
 
 
 @check("ROUTE_HEADER")
-@pytest.mark.parametrize("rpc", RPCS)
+@pytest.mark.parametrize("rpc", RPC_NAMES)
 def test_header_alone_routes_to_named_space(
     rpc: str,
     new_client: NewClientFactory,
@@ -343,7 +339,7 @@ def test_header_alone_routes_to_named_space(
     unique: Callable[[str], str],
     evidence: Evidence,
 ) -> None:
-    evidence.record(space=space, rpc=rpc, named_by="x-engram-memory-space")
+    evidence.record(space=space, rpc=rpc, named_by=SPACE_HEADER)
     client = new_client(space, "header")
     named = new_client(space, "field")
     _explicit(rpc, client, named, new_client(default_space), evidence, unique("header"))

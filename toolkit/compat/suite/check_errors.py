@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pytest
 
-from toolkit.compat.calls import CallOutcome, NewClient
+from toolkit.compat.calls import NewClient, NewClientFactory
 from toolkit.compat.checks import check
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
-from toolkit.compat.suite.conftest import NewClientFactory
-from toolkit.compat.suite.test_routing import RPCS
+from toolkit.compat.minimal import RPC_NAMES, minimal_call
 from toolkit.contract import NOT_FOUND_REASON, SPACE_HEADER
 
-# Streams that wrongly succeed would run until the deadline; an error arrives at once.
-ERROR_TIMEOUT_S = 3.0
 MALFORMED_IDS = {
     "too_short": "ab",
     "too_long": "a" * 65,
@@ -26,32 +23,13 @@ MALFORMED_IDS = {
 }
 
 
-def minimal_call(
-    client: NewClient, rpc: str, memory_id: str, metadata: Sequence[tuple[str, str]] = ()
-) -> CallOutcome:
-    """One call of `rpc` with the smallest valid request (its space named by `client`)."""
-    requests = {
-        "Remember": [client.request("Remember", memory={"id": memory_id, "content": "e"})],
-        "Recall": [client.request("Recall", cue={"id": memory_id})],
-        "Forget": [client.request("Forget", memory_id=memory_id)],
-        "Experience": [client.request("Experience", episode={"id": memory_id, "what": "e"})],
-        "Introspect": [client.request("Introspect")],
-        "Stream": [client.request("Stream")],
-        "StreamingRemember": [
-            client.request("StreamingRemember", memory={"id": memory_id, "content": "e"})
-        ],
-        "MemoryFlow": [client.request("MemoryFlow", remember={"memory": {"id": memory_id}})],
-    }
-    return client.call(rpc, *requests[rpc], metadata=metadata, timeout=ERROR_TIMEOUT_S)
-
-
 def space_exists(client: NewClient, space_id: str) -> bool:
     listed = client.call("ListSpaces", client.request("ListSpaces"))
     return any(s.id == space_id for s in listed.response.spaces)
 
 
 @check("ERR_CONFLICT")
-@pytest.mark.parametrize("rpc", ["Remember", "Recall", "Stream", "MemoryFlow"])
+@pytest.mark.parametrize("rpc", RPC_NAMES)
 def test_field_and_header_disagree(
     rpc: str,
     new_client: NewClientFactory,
@@ -80,7 +58,7 @@ def test_field_and_header_disagree(
 
 
 @check("ERR_UNKNOWN_SPACE")
-@pytest.mark.parametrize("rpc", RPCS)
+@pytest.mark.parametrize("rpc", RPC_NAMES)
 def test_unknown_space_is_not_found(
     rpc: str,
     new_client: NewClientFactory,

@@ -11,12 +11,11 @@ from typing import Any
 
 import grpc
 
-from toolkit.compat.calls import NewClient
+from toolkit.compat.calls import NewClient, NewClientFactory
 from toolkit.compat.checks import check
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
 from toolkit.compat.scenarios import EventWatcher
-from toolkit.compat.suite.conftest import NewClientFactory
 
 SPACES = 4
 SUBSCRIBERS = 4
@@ -39,19 +38,36 @@ def _has(memory_id: str) -> Callable[[list[Any]], bool]:
 
 @check("STREAM_ISOLATION")
 def test_each_subscriber_sees_exactly_its_space(
-    new_client: NewClientFactory, compat_env: CompatEnv, scale: float, evidence: Evidence
+    new_client: NewClientFactory,
+    compat_env: CompatEnv,
+    default_space: str,
+    scale: float,
+    evidence: Evidence,
 ) -> None:
     events = max(5, int(40 * scale))
     spaces = [compat_env.new_space(f"iso{i}") for i in range(SPACES)]
+    # Spaces nobody in this check subscribes to, the default space included, are written in
+    # the same window: none of their events may reach a subscriber.
+    unwatched = [compat_env.new_space("iso-unwatched"), default_space]
+    tag = compat_env.space_name("iso")
+    unwatched_ids = {s: [f"{tag}-{s}-u{n}" for n in range(events)] for s in unwatched}
     # Each space's last event is written after every other space's events were acknowledged:
     # once a subscriber has its own last one, whatever reached it before is in (no waiting).
     expected = {s: [*(f"{s}-e{n}" for n in range(events - 1)), f"{s}-last"] for s in spaces}
     watchers = {s: [EventWatcher.new(new_client(s)) for _ in range(SUBSCRIBERS)] for s in spaces}
-    evidence.record(spaces=SPACES, subscribers_per_space=SUBSCRIBERS, events_per_space=events)
+    evidence.record(
+        spaces=SPACES,
+        subscribers_per_space=SUBSCRIBERS,
+        events_per_space=events,
+        unwatched_spaces=unwatched,
+    )
     try:
         writers = [
             threading.Thread(target=_write_all, args=(new_client(s), expected[s][:-1]))
             for s in spaces
+        ] + [
+            threading.Thread(target=_write_all, args=(new_client(s), unwatched_ids[s]))
+            for s in unwatched
         ]
         for writer in writers:
             writer.start()
@@ -63,23 +79,35 @@ def test_each_subscriber_sees_exactly_its_space(
             for watcher in space_watchers:
                 watcher.wait_until(_has(expected[space][-1]), timeout=15)
         wrong: list[str] = []
+        stray = {i: s for s, ids in unwatched_ids.items() for i in ids}
+        from_unwatched = 0
         for space, space_watchers in watchers.items():
             for index, watcher in enumerate(space_watchers):
                 seen = [e.memory.id for e in watcher.events]
                 sequences = [e.sequence for e in watcher.events]
                 if seen != expected[space] or sequences != list(range(1, len(seen) + 1)):
                     foreign = sum(1 for i in seen if not i.startswith(f"{space}-"))
-                    wrong.append(f"{space}#{index}: {len(seen)} events, {foreign} of other spaces")
-        evidence.record(wrong_subscribers=wrong)
+                    unwatched_seen = sorted({stray[i] for i in seen if i in stray})
+                    from_unwatched += sum(1 for i in seen if i in stray)
+                    origin = f" (from unwatched {', '.join(unwatched_seen)})" * bool(unwatched_seen)
+                    wrong.append(
+                        f"{space}#{index}: {len(seen)} events, {foreign} of other spaces{origin}"
+                    )
+        evidence.record(wrong_subscribers=wrong, events_from_unwatched_spaces=from_unwatched)
         evidence.verify(
             not wrong,
-            f"each of {SPACES * SUBSCRIBERS} subscribers: its own {events} events, in order",
+            f"each of {SPACES * SUBSCRIBERS} subscribers: its own {events} events, in order, "
+            f"none of {', '.join(unwatched)}",
             "; ".join(wrong[:4]),
         )
     finally:
         for space_watchers in watchers.values():
             for watcher in space_watchers:
                 watcher.stop()
+        # Leave the default space as found: remove what this check wrote there, by id.
+        default = new_client(default_space)
+        for memory_id in unwatched_ids[default_space]:
+            default.call("Forget", default.request("Forget", memory_id=memory_id))
 
 
 def _throughput(

@@ -15,6 +15,7 @@ from toolkit.compat.checks import check
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.evidence import Evidence
 from toolkit.compat.results import SPACE_IGNORED
+from toolkit.contract import PACKAGE
 
 EXPECTED = {
     ("legacy", "legacy"): "OK",
@@ -25,7 +26,7 @@ EXPECTED = {
 
 
 def _legacy_readback(channel_client: LegacyClient, memory_id: str) -> list[str]:
-    cue = channel_client.schema.message("engram.v1.RecallRequest")(cue={"id": memory_id})
+    cue = channel_client.schema.message(f"{PACKAGE}.RecallRequest")(cue={"id": memory_id})
     outcome = channel_client.call("Recall", cue)
     return [m.id for m in outcome.response.memories] if outcome.ok else []
 
@@ -45,7 +46,7 @@ def test_matrix_cell(
     expected = EXPECTED[(client, server)]
     if client == "legacy":
         legacy = LegacyClient(channel)
-        request = legacy.schema.message("engram.v1.RememberRequest")(
+        request = legacy.schema.message(f"{PACKAGE}.RememberRequest")(
             memory={"id": memory_id, "content": "matrix"}
         )
         outcome = legacy.call("Remember", request)

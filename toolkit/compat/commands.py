@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
         "--recordings",
         type=Path,
         default=None,
-        help="the recordings folder (default: fixtures/legacy_requests in the working directory)",
+        help="the recordings folder (default: the recordings the toolkit ships; "
+        "fixtures/legacy_requests in a source checkout)",
     )
     record.add_argument(
         "--check",
@@ -73,7 +74,10 @@ def _suite_arguments(parser: argparse.ArgumentParser) -> None:
         "--reports", type=Path, default=Path("reports"), help="folder for compat.json and JUnit XML"
     )
     parser.add_argument(
-        "--recordings", type=Path, default=None, help="the legacy recordings folder"
+        "--recordings",
+        type=Path,
+        default=None,
+        help="the legacy recordings folder (default: the recordings the toolkit ships)",
     )
     parser.add_argument(
         "--checks", default=None, help="comma-separated check IDs to run (default: every check)"

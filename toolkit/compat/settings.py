@@ -5,17 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-RECORDINGS = Path("fixtures") / "legacy_requests"
-# A source checkout keeps the recordings beside the package; found from any working directory.
-SOURCE_TREE_RECORDINGS = Path(__file__).resolve().parents[2] / RECORDINGS
+from toolkit.data import legacy_requests_dir
 
 
 def default_recordings_dir() -> Path:
-    """`fixtures/legacy_requests` of the working directory, else of the toolkit's source tree."""
-    here = Path.cwd() / RECORDINGS
-    if here.is_dir() or not SOURCE_TREE_RECORDINGS.is_dir():
-        return here
-    return SOURCE_TREE_RECORDINGS
+    """The recordings the toolkit ships (package data in a wheel, fixtures/ in a checkout),
+    found the same from any working directory."""
+    return legacy_requests_dir()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from toolkit.schema.check import CheckOptions, check
-from toolkit.schema.findings import SchemaReport
+from toolkit.schema.findings import CompatMode, SchemaReport
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CASES_ROOT = PROJECT_ROOT / "fixtures" / "schema_cases"
@@ -45,6 +45,8 @@ def run_check(
     project_root: Path = PROJECT_ROOT,
     accept: Path | None = None,
     today: datetime.date = TODAY,
+    mode: CompatMode = "rpc",
+    wire_only: bool = False,
 ) -> SchemaReport:
     return check(
         CheckOptions(
@@ -54,17 +56,27 @@ def run_check(
             accept=accept,
             cache_dir=cache_dir,
             today=today,
+            mode=mode,
+            wire_only=wire_only,
         )
     )
 
 
-def run_case(cache_dir: Path, case: str, accept: Path | None = None) -> SchemaReport:
+def run_case(
+    cache_dir: Path,
+    case: str,
+    accept: Path | None = None,
+    mode: CompatMode = "rpc",
+    wire_only: bool = False,
+) -> SchemaReport:
     return run_check(
         cache_dir,
         baselines=[f"{case}/baseline"],
         current=f"{case}/current",
         project_root=CASES_ROOT,
         accept=accept,
+        mode=mode,
+        wire_only=wire_only,
     )
 
 

@@ -11,9 +11,13 @@ from packaging.version import Version
 
 from tests.conftest import run_cli
 from tests.schema.conftest import CASES_ROOT, cli_env, run_case
+from toolkit.schema.findings import CompatMode
 from toolkit.schema.policy import minimum_version
 
 RPC_REMOVED = "engram.v1.EngramService.Forget:removed"
+# Removing an RPC breaks old clients (backward) only; clients-first keeps `rpc` mode safe, so
+# these tests judge it in the registry's backward mode.
+BACKWARD: CompatMode = "backward"
 ANNOTATION = re.compile(r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+)::(?P<text>.+)$")
 
 
@@ -27,7 +31,7 @@ def write_accept(path: Path, change_id: str, expires: str | None) -> Path:
 
 def test_an_accepted_change_does_not_fail_the_check(cache_dir: Path, tmp_path: Path) -> None:
     accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, "2999-12-31")
-    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    report = run_case(cache_dir, "rpc_removed", accept=accept, mode=BACKWARD)
     assert report.verdict == "compatible"
     (change,) = report.changes
     assert change.breaking and change.accepted is not None
@@ -39,7 +43,7 @@ def test_an_accepted_change_does_not_fail_the_check(cache_dir: Path, tmp_path: P
 
 def test_an_expired_acceptance_accepts_nothing(cache_dir: Path, tmp_path: Path) -> None:
     accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, "2001-01-01")
-    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    report = run_case(cache_dir, "rpc_removed", accept=accept, mode=BACKWARD)
     assert report.verdict == "incompatible"
     assert report.changes[0].accepted is None
     assert [u.status for u in report.acceptances] == ["expired"]
@@ -47,7 +51,7 @@ def test_an_expired_acceptance_accepts_nothing(cache_dir: Path, tmp_path: Path) 
 
 def test_an_unused_acceptance_is_reported(cache_dir: Path, tmp_path: Path) -> None:
     accept = write_accept(tmp_path / "accept.toml", "engram.v1.Nothing.here:removed", None)
-    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    report = run_case(cache_dir, "rpc_removed", accept=accept, mode=BACKWARD)
     assert report.verdict == "incompatible"
     assert [(u.status, u.expires) for u in report.acceptances] == [("unused", None)]
 
@@ -62,6 +66,8 @@ def test_cli_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
             "rpc_removed/baseline",
             "--current",
             "rpc_removed/current",
+            "--compat",
+            "backward",
             *common,
         ],
         env=env,
@@ -72,7 +78,7 @@ def test_cli_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
     accepted = run_cli(
         [
             "check", "--baseline", "rpc_removed/baseline", "--current", "rpc_removed/current",
-            "--accept", str(accept), *common,
+            "--accept", str(accept), "--compat", "backward", *common,
         ],
         env=env,
     )  # fmt: skip

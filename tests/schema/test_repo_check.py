@@ -17,11 +17,12 @@ from toolkit.schema.buf import buf_executable
 RepoRun = tuple[int, str, dict[str, Any], str]
 TOP_LEVEL_KEYS = {
     "schema_version", "kind", "duration_s", "verdict", "current", "baselines", "version_policy",
-    "lint", "changes", "replay", "hazards", "acceptances",
+    "lint", "changes", "replay", "hazards", "acceptances", "mode", "wire_only", "compatibility",
 }  # fmt: skip
 CHANGE_KEYS = {
     "id", "baseline", "kind", "element", "message", "file", "line", "wire", "json", "source",
     "breaking", "buf_rules", "buf_messages", "before", "after", "accepted",
+    "category", "backward", "forward", "remedy",
 }  # fmt: skip
 
 
@@ -84,6 +85,26 @@ def test_schema_json_follows_the_results_contract(repo_report: RepoRun) -> None:
     assert space["kind"] == "field_added"
     assert space["message"] == "engram.v1.RememberRequest"
     assert (space["wire"], space["json"], space["source"]) == ("compatible",) * 3
+    assert space["category"] == "field"
+    assert space["backward"] == space["forward"] == {"wire": "compatible", "json": "compatible"}
+    (per_baseline,) = report["compatibility"]
+    assert per_baseline["compatibility"] == {
+        "backward": {"wire": True, "json": True},
+        "forward": {"wire": True, "json": True},
+    }
+    assert per_baseline["safe_rollouts"] == ["any", "servers_first", "clients_first"]
+    assert report["mode"] == "rpc"
+
+
+def test_schema_json_validates_against_its_json_schema(repo_report: RepoRun) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    _, _, report, _ = repo_report
+    contract = json.loads((PROJECT_ROOT / "toolkit/report/results.schema.json").read_text())
+    document = {"$defs": contract["$defs"], "$ref": "#/$defs/schema_document"}
+    jsonschema.validate(report, document)
+    broken = dict(report, compatibility=[{"baseline": "x", "safe_rollouts": ["sideways"]}])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, document)
     assert space["file"] == "engram/v1/engram.proto"
     assert space["line"] is not None
 

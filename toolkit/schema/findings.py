@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Compat = Literal["compatible", "breaking"]
+Rollout = Literal["any", "servers_first", "clients_first"]
+CompatMode = Literal["rpc", "backward", "forward", "full"]
 Verdict = Literal["compatible", "incompatible"]
 Bump = Literal["major", "minor", "patch", "none"]
 Direction = Literal["old_to_new", "new_to_old"]
@@ -19,6 +21,14 @@ AcceptanceStatus = Literal["used", "unused", "expired"]
 
 SCHEMA_REPORT_VERSION = 1
 SCHEMA_REPORT_KIND = "engram-compat/schema"
+
+
+@dataclass(frozen=True)
+class Encodings:
+    """A rating per encoding: the binary wire and JSON."""
+
+    wire: Compat
+    json: Compat
 
 
 @dataclass(frozen=True)
@@ -30,11 +40,15 @@ class SourceInfo:
 @dataclass(frozen=True)
 class VersionPolicy:
     baseline: str
-    baseline_version: str
-    declared: str
+    baseline_version: str | None
+    declared: str | None
     required_bump: Bump
     minimum_version: str
     satisfied: bool
+    checked: bool = True  # False when neither schema declares a version
+    file: str | None = None  # where the current schema declares its version
+    line: int | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,10 @@ class Change:
     before: str | None
     after: str | None
     accepted: Acceptance | None
+    category: str = ""
+    backward: Encodings = Encodings("compatible", "compatible")
+    forward: Encodings = Encodings("compatible", "compatible")
+    remedy: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,36 @@ class AcceptanceUse:
 
 
 @dataclass(frozen=True)
+class DirectionCompat:
+    """Whether every unaccepted change holds in one direction, per encoding."""
+
+    wire: bool
+    json: bool
+
+
+@dataclass(frozen=True)
+class Compatibility:
+    backward: DirectionCompat
+    forward: DirectionCompat
+
+
+@dataclass(frozen=True)
+class RolloutBlock:
+    """A rollout order that is not safe, and the messages (or RPCs) that decide it."""
+
+    rollout: Rollout
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BaselineCompatibility:
+    baseline: str
+    compatibility: Compatibility
+    safe_rollouts: tuple[Rollout, ...]
+    blocked: tuple[RolloutBlock, ...]
+
+
+@dataclass(frozen=True)
 class SchemaReport:
     duration_s: float
     verdict: Verdict
@@ -115,6 +163,9 @@ class SchemaReport:
     replay: tuple[ReplayResult, ...]
     hazards: tuple[Hazard, ...]
     acceptances: tuple[AcceptanceUse, ...]
+    mode: CompatMode = "rpc"
+    wire_only: bool = False
+    compatibility: tuple[BaselineCompatibility, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from toolkit.schema.check import CheckOptions, check
 from toolkit.schema.findings import CompatMode, SchemaReport
@@ -47,6 +48,8 @@ def run_check(
     today: datetime.date = TODAY,
     mode: CompatMode = "rpc",
     wire_only: bool = False,
+    current_version: Version | None = None,
+    baseline_version: Version | None = None,
 ) -> SchemaReport:
     return check(
         CheckOptions(
@@ -58,6 +61,8 @@ def run_check(
             today=today,
             mode=mode,
             wire_only=wire_only,
+            current_version=current_version,
+            baseline_version=baseline_version,
         )
     )
 

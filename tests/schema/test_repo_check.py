@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.conftest import REQUESTS, run_cli
@@ -94,10 +95,11 @@ def test_schema_json_follows_the_results_contract(repo_report: RepoRun) -> None:
     }
     assert per_baseline["safe_rollouts"] == ["any", "servers_first", "clients_first"]
     assert report["mode"] == "rpc"
+    assert space["file"] == "engram/v1/engram.proto"
+    assert space["line"] is not None
 
 
 def test_schema_json_validates_against_its_json_schema(repo_report: RepoRun) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     _, _, report, _ = repo_report
     contract = json.loads((PROJECT_ROOT / "toolkit/report/results.schema.json").read_text())
     document = {"$defs": contract["$defs"], "$ref": "#/$defs/schema_document"}
@@ -105,8 +107,6 @@ def test_schema_json_validates_against_its_json_schema(repo_report: RepoRun) -> 
     broken = dict(report, compatibility=[{"baseline": "x", "safe_rollouts": ["sideways"]}])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, document)
-    assert space["file"] == "engram/v1/engram.proto"
-    assert space["line"] is not None
 
 
 def test_git_ref_and_buf_image_baselines_match_the_folder(

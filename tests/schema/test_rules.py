@@ -12,7 +12,8 @@ import pytest
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
-from tests.schema.conftest import CASES_ROOT, run_case, run_check
+from tests.conftest import run_cli
+from tests.schema.conftest import CASES_ROOT, cli_env, run_case, run_check
 from toolkit.contract import HAZARD_SERVERS_FIRST
 from toolkit.schema import diff as diff_module
 from toolkit.schema.diff import (
@@ -260,3 +261,33 @@ def test_schema_json_carries_per_change_ratings_and_rollouts(cache_dir: Path) ->
         {"rollout": "clients_first", "elements": ["cases.v1.CallRequest"]}
     ]
     assert {h["id"] for h in report["hazards"]} == {HAZARD_SERVERS_FIRST}
+
+
+@pytest.mark.parametrize(
+    ("case", "options", "code"),
+    [
+        # a service-less schema: the message counts as both, widening holds backward only
+        ("registry_widening_without_services", [], 1),
+        ("registry_widening_without_services", ["--compat", "backward"], 0),
+        ("registry_widening_without_services", ["--compat", "forward"], 1),
+        ("registry_widening_without_services", ["--compat", "full"], 1),
+        # a JSON-only break: fails every mode unless --wire-only
+        ("field_json_name_changed", [], 1),
+        ("field_json_name_changed", ["--wire-only"], 0),
+        ("field_json_name_changed", ["--compat", "full", "--wire-only"], 0),
+    ],
+)
+def test_cli_modes_decide_the_exit_code(
+    case: str, options: list[str], code: int, tmp_path: Path
+) -> None:
+    proc = run_cli(
+        [
+            "check", "--project-root", str(CASES_ROOT), "--baseline", f"{case}/baseline",
+            "--current", f"{case}/current", "--json", str(tmp_path / "s.json"), *options,
+        ],
+        env=cli_env(tmp_path / "cache"),
+    )  # fmt: skip
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["mode"] == (options[1] if options[:1] == ["--compat"] else "rpc")
+    assert report["wire_only"] == ("--wire-only" in options)

@@ -49,11 +49,15 @@ def _related(finding: BufFinding, changes: Sequence[Change], index: SchemaIndex)
         return []
     element = at_line[-1]
     known = index.elements.get(element)
-    held = str(getattr(known.proto, "type_name", "") or "").lstrip(".") if known else ""
+    held = {
+        str(getattr(known.proto, attribute, "") or "").lstrip(".")
+        for attribute in ("type_name", "input_type", "output_type")
+        if known is not None
+    } - {""}
     parent = known.parent if known else None
     for wanted in (
         lambda c: c.element == element,
-        lambda c: bool(held) and held in (c.element, c.after),
+        lambda c: bool(held & {c.element, c.after or ""}),
         lambda c: c.message is not None and c.message in (element, parent),
     ):
         found = [i for i, c in enumerate(changes) if c.kind != "buf_finding" and wanted(c)]

@@ -693,10 +693,12 @@ class _Differ:
             self.record(
                 kind, element, old.message, before=f"{name} = {value.number}", old_name=element
             )
+        old_open = self._enum_open(old, self.syntax_old)
         for name in sorted(new_values.keys() - old_values.keys() - renamed_to):
             value = new_values[name]
+            kind = "enum_value_added" if old_open else "enum_value_added_closed"
             self.record(
-                "enum_value_added", f"{old.name}.{name}", old.message,
+                kind, f"{old.name}.{name}", old.message,
                 after=f"{name} = {value.number}", new_name=f"{new.name}.{name}",
             )  # fmt: skip
         for kind, before, after in _reserved_changes(

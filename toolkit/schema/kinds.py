@@ -202,6 +202,10 @@ _TABLE = (
        "JSON effect)", SAFE, SAFE, B, "restore the name `{before}` if code uses it"),
     _k("enum_value_added", "added", "enum_value", "an enum value was added: old readers keep "
        "the number as an unknown value", SAFE, SAFE, C, "none needed"),
+    _k("enum_value_added_closed", "added", "enum_value", "a value was added to a closed "
+       "(proto2) enum: old readers move it to the unknown fields and read the default",
+       SAFE, BROKEN, C, "make readers of the baseline move to the new enum before writers "
+       "send `{after}`"),
     _k("enum_value_removed", "removed", "enum_value", "an enum value was removed without "
        "reserving its number and name: the number can be reused", BROKEN, BROKEN, B,
        "restore `{before}`; or reserve its number and name"),

@@ -291,3 +291,36 @@ def test_cli_modes_decide_the_exit_code(
     report = json.loads((tmp_path / "s.json").read_text())
     assert report["mode"] == (options[1] if options[:1] == ["--compat"] else "rpc")
     assert report["wire_only"] == ("--wire-only" in options)
+
+
+def _editions_set(presence: int | None, delimited: bool) -> descriptor_pb2.FileDescriptorSet:
+    files = descriptor_pb2.FileDescriptorSet()
+    proto = files.file.add(name="e/v1/e.proto", package="e.v1", syntax="editions")
+    inner = proto.message_type.add(name="Inner")
+    inner.field.add(name="x", number=1, type=FDP.TYPE_INT32, label=FDP.LABEL_OPTIONAL)
+    outer = proto.message_type.add(name="Outer")
+    a = outer.field.add(name="a", number=1, type=FDP.TYPE_STRING, label=FDP.LABEL_OPTIONAL)
+    if presence is not None:
+        a.options.features.field_presence = presence  # type: ignore[assignment]
+    b = outer.field.add(
+        name="b", number=2, type=FDP.TYPE_MESSAGE, type_name=".e.v1.Inner",
+        label=FDP.LABEL_OPTIONAL,
+    )  # fmt: skip
+    if delimited:
+        b.options.features.message_encoding = 2  # type: ignore[assignment]
+    return files
+
+
+def test_editions_features_are_modelled() -> None:
+    """LEGACY_REQUIRED is `required`; DELIMITED message encoding is a group on the wire."""
+    old, new = _editions_set(None, False), _editions_set(3, True)
+    kinds = {c.id: c.kind for c in diff_schemas(build_index(old), build_index(new), "b", old, new)}
+    assert kinds == {
+        "e.v1.Outer.a:presence": "field_required_added",
+        "e.v1.Outer.b:encoding": "field_encoding_changed",
+    }
+    back = {c.id: c.kind for c in diff_schemas(build_index(new), build_index(old), "b", new, old)}
+    assert back["e.v1.Outer.a:presence"] == "field_required_removed"
+    explicit, implicit = _editions_set(1, False), _editions_set(2, False)
+    (change,) = diff_schemas(build_index(explicit), build_index(implicit), "b", explicit, implicit)
+    assert change.kind == "field_presence_changed" and not change.breaking

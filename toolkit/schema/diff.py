@@ -910,16 +910,15 @@ def schema_names(baseline: SchemaIndex, current: SchemaIndex) -> Names:
         old_refs = _references(baseline, packages.current)
         new_refs = _references(current, lambda n: n.lstrip("."))
         taken: set[str] = set()
+        by_shape: dict[tuple[object, ...], list[str]] = {}
+        for candidate in appeared:
+            shape = _structure(new[candidate].proto, lambda n: n.lstrip("."))
+            by_shape.setdefault(shape, []).append(candidate)
         for name in gone:
             if any(name.startswith(o + ".") for o, _ in types):
                 continue  # nested in a renamed message: follows its parent
             shape = _structure(old[name].proto, packages.current)
-            matches = [
-                candidate
-                for candidate in appeared
-                if candidate not in taken
-                and _structure(new[candidate].proto, lambda n: n.lstrip(".")) == shape
-            ]
+            matches = [c for c in by_shape.get(shape, []) if c not in taken]
             if len(matches) != 1:
                 continue
             (match,) = matches

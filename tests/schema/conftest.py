@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
-from toolkit.documents.schema import SchemaReport
+from toolkit.documents.schema import CompatMode, SchemaReport
 from toolkit.schema.check import CheckOptions, check
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,10 @@ def run_check(
     project_root: Path = PROJECT_ROOT,
     accept: Path | None = None,
     today: datetime.date = TODAY,
+    mode: CompatMode = "rpc",
+    wire_only: bool = False,
+    current_version: Version | None = None,
+    baseline_version: Version | None = None,
 ) -> SchemaReport:
     return check(
         CheckOptions(
@@ -54,17 +59,29 @@ def run_check(
             accept=accept,
             cache_dir=cache_dir,
             today=today,
+            mode=mode,
+            wire_only=wire_only,
+            current_version=current_version,
+            baseline_version=baseline_version,
         )
     )
 
 
-def run_case(cache_dir: Path, case: str, accept: Path | None = None) -> SchemaReport:
+def run_case(
+    cache_dir: Path,
+    case: str,
+    accept: Path | None = None,
+    mode: CompatMode = "rpc",
+    wire_only: bool = False,
+) -> SchemaReport:
     return run_check(
         cache_dir,
         baselines=[f"{case}/baseline"],
         current=f"{case}/current",
         project_root=CASES_ROOT,
         accept=accept,
+        mode=mode,
+        wire_only=wire_only,
     )
 
 

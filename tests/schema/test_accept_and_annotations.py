@@ -5,15 +5,21 @@ from __future__ import annotations
 import datetime
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.version import Version
 
 from tests.conftest import run_cli
-from tests.schema.conftest import CASES_ROOT, cli_env, run_case
+from tests.schema.conftest import CASES_ROOT, cli_env, run_case, run_check
+from toolkit.documents.schema import CompatMode
 from toolkit.schema.policy import minimum_version
+from toolkit.schema.version import version_of_tag
 
 RPC_REMOVED = "engram.v1.EngramService.Forget:removed"
+# Removing an RPC breaks old clients (backward) only; clients-first keeps `rpc` mode safe, so
+# these tests judge it in the registry's backward mode.
+BACKWARD: CompatMode = "backward"
 ANNOTATION = re.compile(r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+)::(?P<text>.+)$")
 
 
@@ -27,7 +33,7 @@ def write_accept(path: Path, change_id: str, expires: str | None) -> Path:
 
 def test_an_accepted_change_does_not_fail_the_check(cache_dir: Path, tmp_path: Path) -> None:
     accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, "2999-12-31")
-    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    report = run_case(cache_dir, "rpc_removed", accept=accept, mode=BACKWARD)
     assert report.verdict == "compatible"
     (change,) = report.changes
     assert change.breaking and change.accepted is not None
@@ -39,7 +45,7 @@ def test_an_accepted_change_does_not_fail_the_check(cache_dir: Path, tmp_path: P
 
 def test_an_expired_acceptance_accepts_nothing(cache_dir: Path, tmp_path: Path) -> None:
     accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, "2001-01-01")
-    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    report = run_case(cache_dir, "rpc_removed", accept=accept, mode=BACKWARD)
     assert report.verdict == "incompatible"
     assert report.changes[0].accepted is None
     assert [u.status for u in report.acceptances] == ["expired"]
@@ -47,7 +53,7 @@ def test_an_expired_acceptance_accepts_nothing(cache_dir: Path, tmp_path: Path) 
 
 def test_an_unused_acceptance_is_reported(cache_dir: Path, tmp_path: Path) -> None:
     accept = write_accept(tmp_path / "accept.toml", "engram.v1.Nothing.here:removed", None)
-    report = run_case(cache_dir, "rpc_removed", accept=accept)
+    report = run_case(cache_dir, "rpc_removed", accept=accept, mode=BACKWARD)
     assert report.verdict == "incompatible"
     assert [(u.status, u.expires) for u in report.acceptances] == [("unused", None)]
 
@@ -62,6 +68,8 @@ def test_cli_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
             "rpc_removed/baseline",
             "--current",
             "rpc_removed/current",
+            "--compat",
+            "backward",
             *common,
         ],
         env=env,
@@ -72,7 +80,7 @@ def test_cli_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
     accepted = run_cli(
         [
             "check", "--baseline", "rpc_removed/baseline", "--current", "rpc_removed/current",
-            "--accept", str(accept), *common,
+            "--accept", str(accept), "--compat", "backward", *common,
         ],
         env=env,
     )  # fmt: skip
@@ -98,7 +106,11 @@ def test_github_annotations_only_for_breaking_findings(
         ],
         env=cli_env(tmp_path / "cache"),
     )  # fmt: skip
-    annotations = [line for line in proc.stdout.splitlines() if line.startswith("::")]
+    annotations = [
+        line
+        for line in proc.stdout.splitlines()
+        if line.startswith("::") and "::version policy:" not in line
+    ]
     assert len(annotations) == expected, proc.stdout
     for annotation in annotations:
         match = ANNOTATION.match(annotation)
@@ -153,3 +165,101 @@ def test_acceptance_dates_are_compared_with_today() -> None:
     entry = AcceptanceEntry("x:removed", "reason", datetime.date(2025, 6, 1))
     assert not entry.expired(datetime.date(2025, 6, 1))
     assert entry.expired(datetime.date(2025, 6, 2))
+
+
+def test_a_version_only_failure_is_described_as_such_with_where_it_is_declared(
+    tmp_path: Path,
+) -> None:
+    proc = run_cli(
+        [
+            "check", "--project-root", str(CASES_ROOT), "--baseline", "version_not_bumped/baseline",
+            "--current", "version_not_bumped/current", "--json", str(tmp_path / "s.json"),
+            "--annotations", "github",
+        ],
+        env=cli_env(tmp_path / "cache"),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    wanted = "the schema is compatible; its declared version 1.0.0 is below the 1.1.0 this change"
+    assert wanted in proc.stdout
+    (annotation,) = [line for line in proc.stdout.splitlines() if line.startswith("::")]
+    match = ANNOTATION.match(annotation)
+    assert match, annotation
+    assert match["file"] == "version_not_bumped/current/engram/v1/engram.proto"
+    source = (CASES_ROOT / match["file"]).read_text().splitlines()
+    assert "engram-schema-version: 1.0.0" in source[int(match["line"]) - 1]
+    assert wanted in match["text"]
+
+
+def test_an_accepted_incompatible_change_still_needs_a_major_bump(
+    cache_dir: Path, tmp_path: Path, case_copy: Any
+) -> None:
+    """An accepted RPC removal cannot ship as a minor (it used to need only a minor bump)."""
+    case = case_copy("rpc_removed")
+    proto = case / "current" / "engram" / "v1" / "engram.proto"
+    proto.write_text(
+        proto.read_text().replace("engram-schema-version: 2.0.0", "engram-schema-version: 1.1.0")
+    )
+    accept = write_accept(tmp_path / "accept.toml", RPC_REMOVED, None)
+    report = run_check(
+        cache_dir,
+        baselines=[str(case / "baseline")],
+        current=str(case / "current"),
+        accept=accept,
+        mode=BACKWARD,
+    )
+    (policy,) = report.version_policy
+    assert (policy.required_bump, policy.satisfied) == ("major", False)
+    assert report.verdict == "incompatible"
+    assert "below the 2.0.0" in policy.description
+
+
+def test_no_version_anywhere_is_not_checked_and_does_not_decide(cache_dir: Path) -> None:
+    report = run_case(cache_dir, "no_version_declared")
+    (policy,) = report.version_policy
+    assert not policy.checked and policy.satisfied
+    assert "neither schema declares a version" in policy.description
+    assert report.verdict == "compatible"
+    assert report.current.version == "unversioned"
+
+
+def test_versions_come_from_options_and_tags(cache_dir: Path, tmp_path: Path) -> None:
+    too_low = run_check(
+        cache_dir,
+        baselines=["no_version_declared/baseline"],
+        current="no_version_declared/current",
+        project_root=CASES_ROOT,
+        baseline_version=Version("1.0.0"),
+        current_version=Version("1.0.0"),
+    )
+    (policy,) = too_low.version_policy
+    assert policy.checked and not policy.satisfied
+    assert "the schema is compatible; its declared version 1.0.0 is below the 1.1.0" in (
+        policy.description
+    )
+    assert too_low.verdict == "incompatible"
+    bumped = run_check(
+        cache_dir,
+        baselines=["no_version_declared/baseline"],
+        current="no_version_declared/current",
+        project_root=CASES_ROOT,
+        baseline_version=Version("1.0.0"),
+        current_version=Version("1.1.0"),
+    )
+    assert bumped.version_policy[0].satisfied and bumped.verdict == "compatible"
+    assert version_of_tag("v1.2.3") == Version("1.2.3")
+    assert version_of_tag("refs/tags/v2.0.0") == Version("2.0.0")
+    assert version_of_tag("main") is None
+    assert version_of_tag("v1.2") is None
+
+
+def test_only_the_baseline_declaring_a_version_fails_the_policy(cache_dir: Path) -> None:
+    report = run_check(
+        cache_dir,
+        baselines=["no_version_declared/baseline"],
+        current="no_version_declared/current",
+        project_root=CASES_ROOT,
+        baseline_version=Version("1.0.0"),
+    )
+    (policy,) = report.version_policy
+    assert policy.checked and not policy.satisfied
+    assert "declares no version" in policy.description

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.schema.conftest import CASE_NAMES, CASES_ROOT, expected, run_case
+from toolkit.schema import replay as replay_module
 from toolkit.schema.buf import buf_executable, parse_findings
 
 REQUIRED_KINDS = {
@@ -35,7 +37,29 @@ def test_the_cases_cover_every_required_kind_of_change() -> None:
     assert verdicts == {"compatible", "incompatible"}
 
 
-@pytest.mark.parametrize("case", CASE_NAMES)
+# Cases where the rule table and the wire replay of this branch disagree, the replay being wrong
+# (a false CHANGED on identical values, or a crash on a missing required field). The replay's
+# rework (branch `replay`, which renames its per-field `Verdict` to `FieldOutcome`) fixes them;
+# until it is merged they are expected to fail, and must pass after.
+REPLAY_REWORKED = hasattr(replay_module, "FieldOutcome")
+NEEDS_REPLAY_REWORK = {
+    "enum_value_renamed",  # replay compares enum names: CHANGED on a renamed value
+    "field_string_made_repeated",  # a singular value read as a list of one: CHANGED
+    "field_message_made_singular",  # a list of one read as a singular value: CHANGED
+    "field_added_required",  # samples lack the new required field: EncodeError
+}
+
+
+REPLAY_CRASHES = {"field_added_required"}
+
+
+def _mark(case: str, needs: set[str] = NEEDS_REPLAY_REWORK) -> Any:
+    if case in needs and not REPLAY_REWORKED:
+        return pytest.param(case, marks=pytest.mark.xfail(reason="needs the reworked replay"))
+    return case
+
+
+@pytest.mark.parametrize("case", [_mark(c) for c in CASE_NAMES])
 def test_case_is_judged_as_expected(case: str, cache_dir: Path) -> None:
     want = expected(case)
     report = run_case(cache_dir, case)
@@ -44,25 +68,58 @@ def test_case_is_judged_as_expected(case: str, cache_dir: Path) -> None:
     (policy,) = report.version_policy
     assert policy.required_bump == want["required_bump"]
     assert sorted(c.id for c in report.changes) == want["changes"]
-    assert sorted(c.id for c in report.changes if c.breaking) == want["breaking"]
-    assert sorted({r for c in report.changes for r in c.buf_rules}) == want["buf_rules"]
-    for direction in ("old_to_new", "new_to_old"):
-        outcomes = {r.message: r.outcome for r in report.replay if r.direction == direction}
-        assert outcomes, direction
-        not_identical = {m: o for m, o in outcomes.items() if o != "IDENTICAL"}
-        assert not_identical == want["replay"][direction], direction
+    if "breaking" in want:
+        assert sorted(c.id for c in report.changes if c.breaking) == want["breaking"]
+    if "buf_rules" in want:
+        assert sorted({r for c in report.changes for r in c.buf_rules}) == want["buf_rules"]
+    if "replay" in want:  # the replay helper's outcomes; the rule-table cases leave it out
+        for direction in ("old_to_new", "new_to_old"):
+            outcomes = {r.message: r.outcome for r in report.replay if r.direction == direction}
+            assert outcomes, direction
+            not_identical = {m: o for m, o in outcomes.items() if o != "IDENTICAL"}
+            assert not_identical == want["replay"][direction], direction
+    if "compat" in want:
+        (result,) = report.compatibility
+        compat = want["compat"]
+        for direction in ("backward", "forward"):
+            got = getattr(result.compatibility, direction)
+            assert {"wire": got.wire, "json": got.json} == compat[direction], direction
+        assert list(result.safe_rollouts) == compat["safe_rollouts"]
+        if "kinds" in compat:
+            assert sorted(c.kind for c in report.changes) == compat["kinds"]
 
 
-@pytest.mark.parametrize("case", CASE_NAMES)
-def test_never_compatible_where_buf_says_breaking(case: str, cache_dir: Path) -> None:
+@pytest.mark.parametrize("case", [_mark(c, REPLAY_CRASHES) for c in CASE_NAMES])
+def test_buf_findings_are_explained_by_the_diff(case: str, cache_dir: Path) -> None:
+    """Every rule buf fires lands on a change of the toolkit's own (the toolkit caught it too);
+    buf's findings never rate a change: the ratings come from the rule table."""
     report = run_case(cache_dir, case)
-    flagged = [c for c in report.changes if c.buf_rules]
-    if flagged:
-        assert report.verdict == "incompatible"
-    for change in flagged:
-        # The toolkit's own classification agrees with buf, not just the folded flag.
-        assert "breaking" in (change.wire, change.json), change.id
-        assert change.kind != "buf_finding", f"buf finding not explained by the diff: {change}"
+    for change in report.changes:
+        if change.buf_rules:
+            assert change.kind != "buf_finding", f"buf finding not explained by the diff: {change}"
+
+
+# One case per shape of result: both directions hold on the wire only; backward only; forward only.
+MODE_CASES = ["field_json_name_changed", "field_type_int32_to_int64", "field_required_added"]
+
+
+@pytest.mark.parametrize("case", MODE_CASES)
+def test_every_mode_follows_the_per_direction_results(case: str, cache_dir: Path) -> None:
+    """`--compat` and `--wire-only` decide from the same per-direction results."""
+    want = expected(case)
+    compat = want["compat"]
+    (policy,) = run_case(cache_dir, case).version_policy
+    for mode, wire_only in [(m, w) for m in ("rpc", "backward", "forward", "full") for w in (0, 1)]:
+        report = run_case(cache_dir, case, mode=mode, wire_only=bool(wire_only))  # type: ignore[arg-type]
+        back = compat["backward"]["wire"] and (wire_only or compat["backward"]["json"])
+        fwd = compat["forward"]["wire"] and (wire_only or compat["forward"]["json"])
+        holds = {
+            "rpc": bool(report.compatibility[0].safe_rollouts),
+            "backward": back,
+            "forward": fwd,
+            "full": back and fwd,
+        }[mode]
+        assert report.verdict == ("compatible" if holds and policy.satisfied else "incompatible")
 
 
 def test_string_takeover_is_missed_by_buf_wire_but_caught_by_the_replay(

@@ -11,17 +11,21 @@ import pytest
 
 from tests.conftest import REQUESTS, run_cli
 from tests.schema.conftest import CASES_ROOT, PROJECT_ROOT, cli_env, run_check
+from toolkit.documents.base import validate
+from toolkit.errors import ToolkitError
 from toolkit.schema.buf import buf_executable
 
 # exit code, stdout, parsed schema.json, its text
 RepoRun = tuple[int, str, dict[str, Any], str]
 TOP_LEVEL_KEYS = {
     "$schema", "schema_version", "kind", "duration_s", "verdict", "current", "baselines",
-    "version_policy", "lint", "changes", "replay", "hazards", "acceptances",
+    "version_policy", "lint", "changes", "replay", "hazards", "acceptances", "mode", "wire_only",
+    "compatibility",
 }  # fmt: skip
 CHANGE_KEYS = {
     "id", "baseline", "kind", "element", "message", "file", "line", "wire", "json", "source",
     "breaking", "buf_rules", "buf_messages", "before", "after", "accepted",
+    "category", "backward", "forward", "remedy",
 }  # fmt: skip
 
 
@@ -84,8 +88,25 @@ def test_schema_json_follows_the_results_contract(repo_report: RepoRun) -> None:
     assert space["kind"] == "field_added"
     assert space["message"] == "engram.v1.RememberRequest"
     assert (space["wire"], space["json"], space["source"]) == ("compatible",) * 3
+    assert space["category"] == "field"
+    assert space["backward"] == space["forward"] == {"wire": "compatible", "json": "compatible"}
+    (per_baseline,) = report["compatibility"]
+    assert per_baseline["compatibility"] == {
+        "backward": {"wire": True, "json": True},
+        "forward": {"wire": True, "json": True},
+    }
+    assert per_baseline["safe_rollouts"] == ["any", "servers_first", "clients_first"]
+    assert report["mode"] == "rpc"
     assert space["file"] == "engram/v1/engram.proto"
     assert space["line"] is not None
+
+
+def test_schema_json_validates_against_its_json_schema(repo_report: RepoRun) -> None:
+    _, _, report, _ = repo_report
+    validate("schema", report, "schema.json")
+    broken = dict(report, compatibility=[{"baseline": "x", "safe_rollouts": ["sideways"]}])
+    with pytest.raises(ToolkitError, match="compatibility"):
+        validate("schema", broken, "schema.json")
 
 
 def test_git_ref_and_buf_image_baselines_match_the_folder(

@@ -13,6 +13,8 @@ from typing import ClassVar, Literal
 from toolkit.documents.base import Document
 
 Compat = Literal["compatible", "breaking"]
+Rollout = Literal["any", "servers_first", "clients_first"]
+CompatMode = Literal["rpc", "backward", "forward", "full"]
 Verdict = Literal["compatible", "incompatible"]
 Bump = Literal["major", "minor", "patch", "none"]
 Direction = Literal["old_to_new", "new_to_old"]
@@ -20,6 +22,14 @@ AcceptanceStatus = Literal["used", "unused", "expired"]
 
 SCHEMA_REPORT_VERSION = 1
 SCHEMA_REPORT_KIND = "engram-compat/schema"
+
+
+@dataclass(frozen=True)
+class Encodings:
+    """A rating per encoding: the binary wire and JSON."""
+
+    wire: Compat
+    json: Compat
 
 
 @dataclass(frozen=True)
@@ -31,11 +41,15 @@ class SourceInfo:
 @dataclass(frozen=True)
 class VersionPolicy:
     baseline: str
-    baseline_version: str
-    declared: str
+    baseline_version: str | None
+    declared: str | None
     required_bump: Bump
     minimum_version: str
     satisfied: bool
+    checked: bool  # False when neither schema declares a version
+    file: str | None  # where the current schema declares its version
+    line: int | None
+    description: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,10 @@ class Change:
     before: str | None
     after: str | None
     accepted: Acceptance | None
+    category: str
+    backward: Encodings
+    forward: Encodings
+    remedy: str
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,36 @@ class AcceptanceUse:
 
 
 @dataclass(frozen=True)
+class DirectionCompat:
+    """Whether every unaccepted change holds in one direction, per encoding."""
+
+    wire: bool
+    json: bool
+
+
+@dataclass(frozen=True)
+class Compatibility:
+    backward: DirectionCompat
+    forward: DirectionCompat
+
+
+@dataclass(frozen=True)
+class RolloutBlock:
+    """A rollout order that is not safe, and the messages (or RPCs) that decide it."""
+
+    rollout: Rollout
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BaselineCompatibility:
+    baseline: str
+    compatibility: Compatibility
+    safe_rollouts: tuple[Rollout, ...]
+    blocked: tuple[RolloutBlock, ...]
+
+
+@dataclass(frozen=True)
 class SchemaReport(Document):
     SCHEMA_NAME: ClassVar[str] = "schema"
     KIND: ClassVar[str] = SCHEMA_REPORT_KIND
@@ -120,3 +168,6 @@ class SchemaReport(Document):
     replay: tuple[ReplayResult, ...]
     hazards: tuple[Hazard, ...]
     acceptances: tuple[AcceptanceUse, ...]
+    mode: CompatMode
+    wire_only: bool
+    compatibility: tuple[BaselineCompatibility, ...]

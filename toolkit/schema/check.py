@@ -2,7 +2,9 @@
 
 The steps run in the order they are listed in `check`, each taking the previous results:
 load (compile, cached) → buf lint → per baseline: diff, buf breaking, wire replay → accept →
-version policy → verdict. The result is a `SchemaReport`; printing is someone else's job.
+rollout orders and per-direction compatibility → version policy → verdict (by `--compat`
+mode). buf's findings are listed, never judged: the ratings come from the toolkit's own rule
+table and replay. The result is a `SchemaReport`; printing is someone else's job.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.version import Version
+
 from toolkit.documents.schema import (
+    BaselineCompatibility,
     Change,
+    CompatMode,
     Hazard,
     LintFinding,
     ReplayResult,
@@ -26,12 +32,24 @@ from toolkit.documents.schema import (
 )
 from toolkit.schema import buf
 from toolkit.schema.accept import AcceptanceEntry, apply_acceptances, read_acceptances
-from toolkit.schema.diff import Names, diff_schemas
+from toolkit.schema.diff import Names, diff_schemas, schema_names
 from toolkit.schema.elements import SchemaIndex, build_index
 from toolkit.schema.fold import fold_buf_findings
+from toolkit.schema.kinds import change_of_kind
 from toolkit.schema.policy import version_policy
 from toolkit.schema.replay import ReplayRun, replay
+from toolkit.schema.rollout import (
+    baseline_compatibility,
+    message_roles,
+    mode_holds,
+    rollout_hazards,
+)
 from toolkit.schema.sources import LoadedSchema, SchemaSourceError, load_schema_source
+from toolkit.schema.version import VersionDeclaration
+
+# Replay outcomes that mean data written by one side is not what the other side reads.
+BAD_OUTCOMES = frozenset({"MISROUTED", "PARSE_ERROR", "CHANGED", "LOST"})
+BUF_FAILED = "BUF_FAILED"
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,10 @@ class CheckOptions:
     accept: Path | None
     cache_dir: Path
     today: datetime.date
+    mode: CompatMode = "rpc"
+    wire_only: bool = False
+    current_version: Version | None = None
+    baseline_version: Version | None = None
 
 
 @dataclass(frozen=True)
@@ -51,11 +73,24 @@ class BaselineFindings:
     schema: LoadedSchema
     changes: tuple[Change, ...]
     replay: ReplayRun
+    names: Names
+    roles: dict[str, frozenset[str]]
+    problems: tuple[LintFinding, ...] = ()  # buf breaking could not run: listed, not judged
+
+
+def _buf_problem(exc: buf.BufError) -> LintFinding:
+    return LintFinding(BUF_FAILED, "", 0, 0, str(exc))
 
 
 def _lint(current: LoadedSchema, cache_dir: Path) -> tuple[LintFinding, ...]:
+    """buf lint's findings; buf failing on the user's configuration (an unknown rule, a
+    plugin that is not installed) is a finding too, never a reason to stop."""
     assert current.module_root is not None
-    return tuple(buf.lint(current.module_root, cache_dir))
+    buf.buf_executable()  # a missing buf is still a reason the check cannot run
+    try:
+        return tuple(buf.lint(current.module_root, cache_dir))
+    except buf.BufError as exc:
+        return (_buf_problem(exc),)
 
 
 def _field_type(element: str, indexes: Sequence[SchemaIndex]) -> str | None:
@@ -68,14 +103,19 @@ def _field_type(element: str, indexes: Sequence[SchemaIndex]) -> str | None:
 
 
 def _covered(
-    element: str, changes: Sequence[Change], names: Names, indexes: Sequence[SchemaIndex]
+    element: str,
+    direction: str,
+    changes: Sequence[Change],
+    names: Names,
+    indexes: Sequence[SchemaIndex],
 ) -> bool:
-    """Whether a breaking change already explains a replay outcome on `element`: one on the
-    field, its message, or the message or enum type the field holds."""
+    """Whether a change breaking on the wire in that direction already explains a replay
+    outcome on `element`: one on the field, its message, or the type the field holds."""
     message = element.rpartition(".")[0]
     held = _field_type(element, indexes)
     for change in changes:
-        if not change.breaking:
+        rating = change.backward if direction == "old_to_new" else change.forward
+        if rating.wire != "breaking":
             continue
         where = {change.element, names.current(change.element)}
         if change.message is not None:
@@ -87,6 +127,16 @@ def _covered(
     return False
 
 
+def _bad_directions(run: ReplayRun, element: str) -> set[str]:
+    message = element.rpartition(".")[0]
+    found: set[str] = {
+        r.direction
+        for r in run.results
+        if r.message in (element, message) and r.outcome in BAD_OUTCOMES
+    }
+    return found or {"old_to_new", "new_to_old"}
+
+
 def _replay_changes(
     run: ReplayRun,
     changes: Sequence[Change],
@@ -94,33 +144,27 @@ def _replay_changes(
     names: Names,
     label: str,
 ) -> list[Change]:
-    """A breaking replay outcome no diff change explains becomes a change of its own."""
+    """A breaking replay outcome no diff change explains becomes a change of its own, in the
+    direction the replay saw it."""
     extra = []
     index = indexes[0]
     for element in sorted(run.breaking_elements):
-        if _covered(element, changes, names, indexes):
-            continue
         located = index.elements.get(element) or index.elements.get(element.rpartition(".")[0])
-        extra.append(
-            Change(
-                id=f"{element}:replay",
-                baseline=label,
-                kind="wire_replay",
-                element=element,
-                message=element.rpartition(".")[0],
-                file=located.file if located else None,
-                line=located.line if located else None,
-                wire="breaking",
-                json="compatible",
-                source="compatible",
-                breaking=True,
-                buf_rules=(),
-                buf_messages=(),
-                before=None,
-                after=None,
-                accepted=None,
+        for direction in sorted(_bad_directions(run, element)):
+            if _covered(element, direction, changes, names, indexes):
+                continue
+            backward = direction == "old_to_new"
+            extra.append(
+                change_of_kind(
+                    "wire_replay_backward" if backward else "wire_replay_forward",
+                    change_id=f"{element}:replay" + ("" if backward else ":forward"),
+                    baseline=label,
+                    element=element,
+                    message=element.rpartition(".")[0],
+                    file=located.file if located else None,
+                    line=located.line if located else None,
+                )
             )
-        )
     return extra
 
 
@@ -130,43 +174,54 @@ def judge_baseline(
     assert current.module_root is not None
     label = baseline.label
     baseline_index = build_index(baseline.files)
-    changes = diff_schemas(baseline_index, current_index, label)
-    findings = buf.breaking(current.module_root, baseline.buf_input, cache_dir)
+    changes = diff_schemas(baseline_index, current_index, label, baseline.files, current.files)
+    problems: tuple[LintFinding, ...] = ()
+    try:
+        findings = buf.breaking(current.module_root, baseline.buf_input, cache_dir)
+    except buf.BufError as exc:
+        findings, problems = [], (_buf_problem(exc),)
     changes = fold_buf_findings(changes, findings, current_index, label)
-    names = Names(
-        tuple(
-            sorted(
-                (baseline_index.packages[f], current_index.packages[f])
-                for f in baseline_index.packages.keys() & current_index.packages.keys()
-                if baseline_index.packages[f] != current_index.packages[f]
-            )
-        )
-    )
+    names = schema_names(baseline_index, current_index)
     try:
         run = replay(baseline.schema, current.schema, names, label)
     except RecursionError as exc:
         raise SchemaSourceError(f"baseline {label}: messages nest too deeply to replay") from exc
     changes += _replay_changes(run, changes, (current_index, baseline_index), names, label)
-    return BaselineFindings(baseline, tuple(changes), run)
+    roles = message_roles(baseline_index, current_index, names)
+    return BaselineFindings(baseline, tuple(changes), run, names, roles, problems)
 
 
-def _merge_hazards(runs: Sequence[ReplayRun]) -> tuple[Hazard, ...]:
+def _merge_hazards(runs: Sequence[ReplayRun], extra: Sequence[Hazard]) -> tuple[Hazard, ...]:
     fields: dict[str, set[str]] = {}
-    for run in runs:
-        for hazard in run.hazards:
-            fields.setdefault(hazard.id, set()).update(hazard.fields)
+    for hazard in [h for run in runs for h in run.hazards] + list(extra):
+        fields.setdefault(hazard.id, set()).update(hazard.fields)
     return tuple(Hazard(key, tuple(sorted(value))) for key, value in sorted(fields.items()))
 
 
-def decide(changes: Sequence[Change], policies: Sequence[VersionPolicy]) -> Verdict:
-    broken = any(c.breaking and c.accepted is None for c in changes)
-    return "incompatible" if broken or not all(p.satisfied for p in policies) else "compatible"
+def decide(
+    results: Sequence[BaselineCompatibility],
+    policies: Sequence[VersionPolicy],
+    mode: CompatMode = "rpc",
+    wire_only: bool = False,
+) -> Verdict:
+    """Compatible when the selected mode holds against every baseline and every checked
+    version policy is satisfied (an unchecked policy does not change the verdict)."""
+    holds = all(mode_holds(r, mode, wire_only) for r in results)
+    return "compatible" if holds and all(p.satisfied for p in policies) else "incompatible"
+
+
+def _declaration(loaded: LoadedSchema, override: Version | None) -> VersionDeclaration | None:
+    if override is not None:
+        return VersionDeclaration(override, None, None)
+    return loaded.declaration
 
 
 def check(options: CheckOptions) -> SchemaReport:
     started = time.perf_counter()
     options.cache_dir.mkdir(parents=True, exist_ok=True)
     entries: list[AcceptanceEntry] = read_acceptances(options.accept) if options.accept else []
+    if options.baseline_version is not None and len(options.baselines) != 1:
+        raise SchemaSourceError("--baseline-version needs exactly one --baseline")
     with tempfile.TemporaryDirectory(prefix="check-", dir=options.cache_dir) as tmp:
 
         def load(spec: str) -> LoadedSchema:
@@ -187,30 +242,61 @@ def check(options: CheckOptions) -> SchemaReport:
     changes, acceptances = apply_acceptances(
         [c for j in judged for c in j.changes], entries, options.today
     )
+    results = tuple(
+        baseline_compatibility(
+            j.schema.label,
+            [c for c in changes if c.baseline == j.schema.label],
+            j.roles,
+            j.names,
+            wire_only=options.wire_only,
+        )
+        for j in judged
+    )
+    declared = _declaration(current, options.current_version)
     policies = tuple(
         version_policy(
             j.schema.label,
             [c for c in changes if c.baseline == j.schema.label],
             j.schema.files,
             current.files,
-            j.schema.version,
-            current.version,
+            (_declaration(j.schema, options.baseline_version) or _NO_VERSION).version,
+            declared,
+            compatible=mode_holds(result, options.mode, options.wire_only),
         )
-        for j in judged
+        for j, result in zip(judged, results, strict=True)
     )
     replays: tuple[ReplayResult, ...] = tuple(r for j in judged for r in j.replay.results)
     return SchemaReport(
         duration_s=round(time.perf_counter() - started, 3),
-        verdict=decide(changes, policies),
-        current=SourceInfo(current.label, str(current.version)),
-        baselines=tuple(SourceInfo(j.schema.label, str(j.schema.version)) for j in judged),
+        verdict=decide(results, policies, options.mode, options.wire_only),
+        current=SourceInfo(current.label, _version_text(declared)),
+        baselines=tuple(
+            SourceInfo(
+                j.schema.label, _version_text(_declaration(j.schema, options.baseline_version))
+            )
+            for j in judged
+        ),
         version_policy=policies,
-        lint=lint,
+        lint=lint + tuple(p for j in judged for p in j.problems),
         changes=tuple(changes),
         replay=replays,
-        hazards=_merge_hazards([j.replay for j in judged]),
+        hazards=_merge_hazards([j.replay for j in judged], rollout_hazards(results)),
         acceptances=tuple(acceptances),
+        mode=options.mode,
+        wire_only=options.wire_only,
+        compatibility=results,
     )
+
+
+class _NoVersion:
+    version = None
+
+
+_NO_VERSION = _NoVersion()
+
+
+def _version_text(declaration: VersionDeclaration | None) -> str:
+    return str(declaration.version) if declaration else "unversioned"
 
 
 def display_root(spec: str, project_root: Path) -> str:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from toolkit.errors import EXIT_FAILED, EXIT_OK, ToolkitError
 
 DEFAULT_BASELINE = "fixtures/baseline/proto"
@@ -49,7 +51,34 @@ def register_check(subparsers: Any) -> None:
         help="judge the current schema against released baselines (exit 1 when incompatible)",
         description="Compile both schemas, run buf lint and buf breaking, diff the descriptors, "
         "replay populated messages over the wire in both directions and check the version bump. "
-        "Exit 0 compatible (or every incompatibility accepted), 1 incompatible, 2 cannot judge.",
+        "Each change is rated backward (baseline writes, current reads) and forward (current "
+        "writes, baseline reads), for the binary wire and JSON. "
+        "Exit 0 when the --compat mode holds (and the version policy, when checked), "
+        "1 when it does not, 2 when the check cannot judge.",
+    )
+    check.add_argument(
+        "--compat",
+        choices=["rpc", "backward", "forward", "full"],
+        default="rpc",
+        help="what must hold: rpc (default) = at least one rollout order (servers first, clients "
+        "first) is safe; backward / forward / full = a schema registry's modes",
+    )
+    check.add_argument(
+        "--wire-only",
+        action="store_true",
+        help="judge the binary wire only: JSON breaks are reported but do not fail",
+    )
+    check.add_argument(
+        "--current-version",
+        type=_version,
+        metavar="X.Y.Z",
+        help="the current schema's version (instead of its `engram-schema-version` comment)",
+    )
+    check.add_argument(
+        "--baseline-version",
+        type=_version,
+        metavar="X.Y.Z",
+        help="the baseline's version (one --baseline only; a git:vX.Y.Z tag gives it too)",
     )
     check.add_argument(
         "--baseline",
@@ -101,6 +130,13 @@ def register_check(subparsers: Any) -> None:
     check.set_defaults(func=run_check)
 
 
+def _version(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version (X.Y.Z)") from exc
+
+
 def run_check(args: argparse.Namespace) -> int:
     from toolkit.schema.cache import default_cache_dir
     from toolkit.schema.check import CheckOptions, check, display_root
@@ -117,6 +153,10 @@ def run_check(args: argparse.Namespace) -> int:
         accept=accept if accept is None or accept.is_absolute() else root / accept,
         cache_dir=args.cache_dir or default_cache_dir(root),
         today=args.today,
+        mode=args.compat,
+        wire_only=args.wire_only,
+        current_version=args.current_version,
+        baseline_version=args.baseline_version,
     )
     report = check(options)
     out: Path = args.json if args.json.is_absolute() else root / args.json

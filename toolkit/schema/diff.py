@@ -1,27 +1,24 @@
-"""Descriptor diff: every change between a baseline and a current schema, each classified for
-wire, JSON and generated-code (source) compatibility and named by a stable id
-(`<element>:<aspect>`, e.g. `engram.v1.ForgetRequest.memory_id:number`).
-
-A change is *breaking* when it breaks clients already in the field: wire or JSON. A change
-that only breaks generated code (source) is not, but the version policy asks a major bump.
+"""Descriptor diff: every change between a baseline and a current schema, each recorded as a
+kind of `toolkit.schema.kinds` (which rates it per direction and encoding) and named by a
+stable id (`<element>:<aspect>`, e.g. `engram.v1.ForgetRequest.memory_id:number`).
 
 Fields are matched by name; a field whose name vanished while a new name appeared at the same
-number with the same type is a rename. A renamed package maps the old names onto the new ones.
+number with the same type is a rename. A renamed package maps the old names onto the new ones;
+a message (or enum) that vanished while one of identical structure appeared, with every
+reference following it, is a rename too. Reserved ranges are kept as ranges (`10 to max`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
-from toolkit.documents.schema import Change, Compat
-from toolkit.schema.elements import Element, SchemaIndex
-
-C: Compat = "compatible"
-B: Compat = "breaking"
+from toolkit.documents.schema import Change
+from toolkit.schema.elements import WELL_KNOWN_PREFIX, Element, SchemaIndex
+from toolkit.schema.kinds import KINDS, change_of_kind
 
 SCALAR_NAMES = {
     FDP.TYPE_DOUBLE: "double",
@@ -42,26 +39,119 @@ SCALAR_NAMES = {
 }
 # Types whose encodings a reader of the other type still decodes (protobuf's wire rules).
 WIRE_GROUPS = (
-    {FDP.TYPE_INT32, FDP.TYPE_INT64, FDP.TYPE_UINT32, FDP.TYPE_UINT64, FDP.TYPE_BOOL},
+    {
+        FDP.TYPE_INT32,
+        FDP.TYPE_INT64,
+        FDP.TYPE_UINT32,
+        FDP.TYPE_UINT64,
+        FDP.TYPE_BOOL,
+        FDP.TYPE_ENUM,
+    },
     {FDP.TYPE_SINT32, FDP.TYPE_SINT64},
     {FDP.TYPE_FIXED32, FDP.TYPE_SFIXED32},
     {FDP.TYPE_FIXED64, FDP.TYPE_SFIXED64},
     {FDP.TYPE_STRING, FDP.TYPE_BYTES},
 )
+# The values each integer type can carry; a reader keeps a value when the writer's range lies
+# inside its own (an open enum carries any int32).
+_I32, _I64 = (-(2**31), 2**31 - 1), (-(2**63), 2**63 - 1)
+_U32, _U64 = (0, 2**32 - 1), (0, 2**64 - 1)
+VALUE_RANGES: dict[int, tuple[int, int]] = {
+    FDP.TYPE_INT32: _I32,
+    FDP.TYPE_SINT32: _I32,
+    FDP.TYPE_SFIXED32: _I32,
+    FDP.TYPE_ENUM: _I32,
+    FDP.TYPE_INT64: _I64,
+    FDP.TYPE_SINT64: _I64,
+    FDP.TYPE_SFIXED64: _I64,
+    FDP.TYPE_UINT32: _U32,
+    FDP.TYPE_FIXED32: _U32,
+    FDP.TYPE_UINT64: _U64,
+    FDP.TYPE_FIXED64: _U64,
+    FDP.TYPE_BOOL: (0, 1),
+}
+FIELD_NUMBER_MAX = 536_870_911  # `max` in a message's reserved range
+ENUM_NUMBER_MAX = 2**31 - 1  # `max` in an enum's reserved range
+LEGACY_REQUIRED = 3  # FeatureSet.FieldPresence
+EXPLICIT, IMPLICIT = 1, 2
+DELIMITED = 2  # FeatureSet.MessageEncoding
+PACKED, EXPANDED = 1, 2  # FeatureSet.RepeatedFieldEncoding
+OPEN = 1  # FeatureSet.EnumType
+
+Ranges = tuple[tuple[int, int], ...]  # sorted, merged, [start, end) each
+
+
+def merge_ranges(pairs: Iterator[tuple[int, int]] | list[tuple[int, int]]) -> Ranges:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(p for p in pairs if p[1] > p[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def in_ranges(ranges: Ranges, number: int) -> bool:
+    return any(start <= number < end for start, end in ranges)
+
+
+def subtract_ranges(a: Ranges, b: Ranges) -> Ranges:
+    """The numbers of `a` that are not in `b`, as ranges (never enumerated)."""
+    out: list[tuple[int, int]] = []
+    for start, end in a:
+        cursor = start
+        for b_start, b_end in b:
+            if b_end <= cursor or b_start >= end:
+                continue
+            if b_start > cursor:
+                out.append((cursor, b_start))
+            cursor = max(cursor, b_end)
+        if cursor < end:
+            out.append((cursor, end))
+    return merge_ranges(out)
+
+
+def render_ranges(ranges: Ranges, maximum: int) -> str:
+    parts = []
+    for start, end in ranges:
+        last = end - 1
+        if last == start:
+            parts.append(str(start))
+        else:
+            parts.append(f"{start} to {'max' if last >= maximum else last}")
+    return ",".join(parts)
+
+
+def reserved_ranges(message: descriptor_pb2.DescriptorProto) -> Ranges:
+    return merge_ranges([(r.start, r.end) for r in message.reserved_range])
+
+
+def enum_reserved_ranges(enum: descriptor_pb2.EnumDescriptorProto) -> Ranges:
+    # Enum reserved ranges are inclusive, message ones exclusive.
+    return merge_ranges([(r.start, r.end + 1) for r in enum.reserved_range])
 
 
 @dataclass(frozen=True)
 class Names:
-    """Maps baseline full names onto current ones when a file's package was renamed."""
+    """Maps baseline full names onto current ones: renamed packages first, then renamed
+    messages and enums (both as prefixes, so nested names follow)."""
 
     packages: tuple[tuple[str, str], ...]
+    types: tuple[tuple[str, str], ...] = ()
+
+    @staticmethod
+    def _apply(pairs: tuple[tuple[str, str], ...], bare: str) -> str:
+        best: tuple[str, str] | None = None
+        for old, new in pairs:
+            if (bare == old or bare.startswith(old + ".")) and (
+                best is None or len(old) > len(best[0])
+            ):
+                best = (old, new)
+        return best[1] + bare[len(best[0]) :] if best else bare
 
     def current(self, name: str) -> str:
-        bare = name.lstrip(".")
-        for old, new in self.packages:
-            if bare == old or bare.startswith(old + "."):
-                return new + bare[len(old) :]
-        return bare
+        bare = self._apply(self.packages, name.lstrip("."))
+        return self._apply(self.types, bare) if self.types else bare
 
 
 def _camel(name: str) -> str:
@@ -74,13 +164,15 @@ def json_name(field: FDP) -> str:
 
 
 def type_label(field: FDP, names: Names | None = None) -> str:
-    if field.type in (FDP.TYPE_MESSAGE, FDP.TYPE_ENUM):
+    if field.type_name:
         return names.current(field.type_name) if names else field.type_name.lstrip(".")
     return SCALAR_NAMES.get(field.type, "group")
 
 
 def render_field(field: FDP) -> str:
     label = "repeated " if field.label == FDP.LABEL_REPEATED else ""
+    if field.label == FDP.LABEL_REQUIRED:
+        label = "required "
     if field.proto3_optional:
         label = "optional "
     return f"{label}{type_label(field)} {field.name} = {field.number}"
@@ -93,24 +185,117 @@ def _oneof(message: descriptor_pb2.DescriptorProto, field: FDP) -> str | None:
     return name
 
 
-def _reserved_numbers(message: descriptor_pb2.DescriptorProto) -> set[int]:
-    return {n for r in message.reserved_range for n in range(r.start, r.end)}
+def _oneof_members(message: descriptor_pb2.DescriptorProto) -> dict[str, frozenset[int]]:
+    members: dict[str, set[int]] = {}
+    for field in message.field:
+        oneof = _oneof(message, field)
+        if oneof is not None:
+            members.setdefault(oneof, set()).add(field.number)
+    return {name: frozenset(numbers) for name, numbers in members.items()}
 
 
-def _enum_reserved(enum: descriptor_pb2.EnumDescriptorProto) -> set[int]:
-    # Enum reserved ranges are inclusive, message ones exclusive.
-    return {n for r in enum.reserved_range for n in range(r.start, r.end + 1)}
+def is_required(field: FDP) -> bool:
+    return bool(
+        field.label == FDP.LABEL_REQUIRED
+        or field.options.features.field_presence == LEGACY_REQUIRED
+    )
+
+
+def _presence(field: FDP) -> str:
+    if field.proto3_optional or field.options.features.field_presence == EXPLICIT:
+        return "explicit"
+    if field.options.features.field_presence == IMPLICIT:
+        return "implicit"
+    return "default"
+
+
+def _delimited(field: FDP) -> bool:
+    return bool(field.type == FDP.TYPE_GROUP) or bool(
+        field.type == FDP.TYPE_MESSAGE and field.options.features.message_encoding == DELIMITED
+    )
+
+
+def _packed(field: FDP) -> bool | None:
+    if field.options.HasField("packed"):
+        return bool(field.options.packed)
+    encoding = field.options.features.repeated_field_encoding
+    return {PACKED: True, EXPANDED: False}.get(encoding)
+
+
+def _is_message_type(field: FDP) -> bool:
+    return field.type in (FDP.TYPE_MESSAGE, FDP.TYPE_GROUP)
+
+
+def type_change_kind(old: FDP, new: FDP, same_named_type: bool) -> str | None:
+    """The change kind of a field's type change, None when the type did not change."""
+    if _is_message_type(old) and _is_message_type(new):
+        if not same_named_type:
+            return "field_type_changed"
+        return "field_encoding_changed" if _delimited(old) != _delimited(new) else None
+    if old.type == new.type and (old.type != FDP.TYPE_ENUM or same_named_type):
+        return None
+    pair = {old.type, new.type}
+    if _is_message_type(old) and new.type == FDP.TYPE_BYTES:
+        return "field_type_message_to_bytes"
+    if old.type == FDP.TYPE_BYTES and _is_message_type(new):
+        return "field_type_bytes_to_message"
+    if not any(pair <= group for group in WIRE_GROUPS):
+        return "field_type_changed"
+    if pair == {FDP.TYPE_STRING, FDP.TYPE_BYTES}:
+        return (
+            "field_type_string_to_bytes"
+            if old.type == FDP.TYPE_STRING
+            else ("field_type_bytes_to_string")
+        )
+    if old.type == new.type == FDP.TYPE_ENUM:
+        return "field_type_enum_changed"
+    if FDP.TYPE_BOOL in pair:
+        return (
+            "field_type_bool_widened" if old.type == FDP.TYPE_BOOL else ("field_type_bool_narrowed")
+        )
+    old_range, new_range = VALUE_RANGES[old.type], VALUE_RANGES[new.type]
+    if old_range == new_range:
+        if new.type == FDP.TYPE_ENUM:
+            return "field_type_int_to_enum"
+        if old.type == FDP.TYPE_ENUM:
+            return "field_type_enum_to_int"
+        return None  # same values, same wire group (e.g. sfixed32 is int32-ranged)
+    if new_range[0] <= old_range[0] and old_range[1] <= new_range[1]:
+        return "field_type_widened"
+    if old_range[0] <= new_range[0] and new_range[1] <= old_range[1]:
+        return "field_type_narrowed"
+    return "field_type_sign_changed"
+
+
+def _structure(
+    proto: descriptor_pb2.DescriptorProto | descriptor_pb2.EnumDescriptorProto,
+    translate: Callable[[str], str],
+) -> tuple[object, ...]:
+    """What a message's (or enum's) bytes depend on: fields by number, type and label."""
+    if isinstance(proto, descriptor_pb2.EnumDescriptorProto):
+        return tuple(sorted((v.number, v.name) for v in proto.value))
+    return tuple(
+        sorted(
+            (f.number, f.type, f.label, translate(f.type_name) if f.type_name else "")
+            for f in proto.field
+        )
+    )
 
 
 class _Differ:
-    def __init__(self, baseline: SchemaIndex, current: SchemaIndex, label: str) -> None:
+    def __init__(
+        self,
+        baseline: SchemaIndex,
+        current: SchemaIndex,
+        label: str,
+        baseline_files: descriptor_pb2.FileDescriptorSet | None = None,
+        current_files: descriptor_pb2.FileDescriptorSet | None = None,
+    ) -> None:
         self.old, self.new, self.label = baseline, current, label
-        renamed = {
-            (baseline.packages[f], current.packages[f])
-            for f in baseline.packages.keys() & current.packages.keys()
-            if baseline.packages[f] != current.packages[f]
-        }
-        self.names = Names(tuple(sorted(renamed)))
+        self.names = schema_names(baseline, current)
+        self.syntax_old = _syntaxes(baseline_files)
+        self.syntax_new = _syntaxes(current_files)
+        self.files_old, self.files_new = baseline_files, current_files
         self.changes: list[Change] = []
 
     # --- recording -------------------------------------------------------------------------
@@ -134,13 +319,10 @@ class _Differ:
     def record(
         self,
         kind: str,
-        aspect: str,
         element: str,
         message: str | None,
-        wire: Compat,
-        json: Compat,
-        source: Compat,
         *,
+        aspect: str | None = None,
         before: str | None = None,
         after: str | None = None,
         old_name: str | None = None,
@@ -148,23 +330,16 @@ class _Differ:
     ) -> None:
         file, line = self._location(old_name, new_name)
         self.changes.append(
-            Change(
-                id=f"{element}:{aspect}",
+            change_of_kind(
+                kind,
+                change_id=f"{element}:{aspect or KINDS[kind].aspect}",
                 baseline=self.label,
-                kind=kind,
                 element=element,
                 message=message,
                 file=file,
                 line=line,
-                wire=wire,
-                json=json,
-                source=source,
-                breaking=B in (wire, json),
-                buf_rules=(),
-                buf_messages=(),
                 before=before,
                 after=after,
-                accepted=None,
             )
         )
 
@@ -178,44 +353,45 @@ class _Differ:
         for file, old_package in sorted(self.old.packages.items()):
             new_package = self.new.packages.get(file)
             if new_package is not None and new_package != old_package:
-                self.changes.append(self._package_change(file, old_package, new_package))
+                self.changes.append(
+                    change_of_kind(
+                        "package_changed",
+                        change_id=f"{file}:package",
+                        baseline=self.label,
+                        element=file,
+                        message=None,
+                        file=file,
+                        line=self.new.package_lines.get(file),
+                        before=old_package,
+                        after=new_package,
+                    )
+                )
+        for old_type, new_type in self.names.types:
+            renamed = self.new.elements[new_type]
+            kind = "enum_renamed" if renamed.kind == "enum" else "message_renamed"
+            old_full = self._old_by_translated_name(old_type)
+            self.record(kind, old_full, None, before=old_full, after=new_type, new_name=new_type)
         old_messages = self.of_kind(self.old, "message")
         new_messages = self.of_kind(self.new, "message")
         for name in sorted(old_messages.keys() - new_messages.keys()):
             if not _is_map_entry(old_messages[name]):
                 old = old_messages[name]
-                self.record(
-                    "message_removed", "removed", old.name, old.parent, C, C, B, old_name=old.name
-                )
+                self.record("message_removed", old.name, old.parent, old_name=old.name)
         for name in sorted(new_messages.keys() - old_messages.keys()):
             if not _is_map_entry(new_messages[name]):
-                new = new_messages[name]
-                self.record("message_added", "added", name, new.parent, C, C, C, new_name=name)
+                self.record("message_added", name, new_messages[name].parent, new_name=name)
         for name in sorted(old_messages.keys() & new_messages.keys()):
             self.diff_message(old_messages[name], new_messages[name])
         self.diff_enums()
         self.diff_services()
+        self.diff_extensions()
         return self.changes
 
-    def _package_change(self, file: str, old: str, new: str) -> Change:
-        return Change(
-            id=f"{file}:package",
-            baseline=self.label,
-            kind="package_changed",
-            element=file,
-            message=None,
-            file=file,
-            line=self.new.package_lines.get(file),
-            wire=B,  # every RPC path and type URL changes
-            json=B,
-            source=B,
-            breaking=True,
-            buf_rules=(),
-            buf_messages=(),
-            before=old,
-            after=new,
-            accepted=None,
-        )
+    def _old_by_translated_name(self, translated: str) -> str:
+        for element in self.old.elements.values():
+            if self.names._apply(self.names.packages, element.name) == translated:
+                return element.name
+        return translated
 
     # --- messages and fields ---------------------------------------------------------------
 
@@ -226,102 +402,124 @@ class _Differ:
         old_fields = {f.name: f for f in old_msg.field}
         new_fields = {f.name: f for f in new_msg.field}
         renames = field_renames(old_msg, new_msg)
+        oneof_renames = self.diff_oneofs(old, new)
         for name in sorted(old_fields.keys() & new_fields.keys()):
-            self.diff_field(old, new, old_fields[name], new_fields[name])
+            self.diff_field(old, new, old_fields[name], new_fields[name], oneof_renames)
         for old_name, new_name in sorted(renames.items()):
-            self.diff_renamed_field(old, new, old_fields[old_name], new_fields[new_name])
+            self.diff_renamed_field(
+                old, new, old_fields[old_name], new_fields[new_name], oneof_renames
+            )
         removed = old_fields.keys() - new_fields.keys() - renames.keys()
         added = new_fields.keys() - old_fields.keys() - set(renames.values())
         old_reserved_names = set(old_msg.reserved_name)
-        new_reserved, new_reserved_names = _reserved_numbers(new_msg), set(new_msg.reserved_name)
+        new_reserved, new_reserved_names = reserved_ranges(new_msg), set(new_msg.reserved_name)
         for name in sorted(removed):
             field = old_fields[name]
-            wire = C if field.number in new_reserved else B
-            json = C if name in new_reserved_names else B
+            if is_required(field):
+                kind = "field_removed_required"
+            elif not in_ranges(new_reserved, field.number):
+                kind = "field_removed"
+            elif name not in new_reserved_names:
+                kind = "field_removed_number_reserved"
+            else:
+                kind = "field_removed_reserved"
             self.record(
-                "field_removed",
-                "removed",
+                kind,
                 f"{old.name}.{name}",
                 old.name,
-                wire,
-                json,
-                B,
                 before=render_field(field),
                 old_name=f"{old.name}.{name}",
             )
         old_by_number = {f.number: f for f in old_msg.field}
         old_json = {json_name(f): f for f in old_msg.field}
-        old_reserved = _reserved_numbers(old_msg)
+        old_reserved = reserved_ranges(old_msg)
         for name in sorted(added):
             field = new_fields[name]
             previous = old_by_number.get(field.number)
-            json_clash = old_json.get(json_name(field))
-            wire = B if previous is not None or field.number in old_reserved else C
-            json = B if json_clash is not None or name in old_reserved_names else C
+            if previous is not None or in_ranges(old_reserved, field.number):
+                kind = "field_number_reused"
+            elif json_name(field) in old_json or name in old_reserved_names:
+                kind = "field_json_name_conflict"
+            elif is_required(field):
+                kind = "field_added_required"
+            else:
+                kind = "field_added"
             self.record(
-                "field_added",
-                "added",
+                kind,
                 f"{old.name}.{name}",
                 old.name,
-                wire,
-                json,
-                C,
                 before=render_field(previous) if previous is not None else None,
                 after=render_field(field),
                 new_name=f"{new.name}.{name}",
             )
         self.diff_reserved(old, new)
 
-    def diff_field(self, old_msg: Element, new_msg: Element, old: FDP, new: FDP) -> None:
-        assert isinstance(old_msg.proto, descriptor_pb2.DescriptorProto)
-        assert isinstance(new_msg.proto, descriptor_pb2.DescriptorProto)
+    def diff_oneofs(self, old: Element, new: Element) -> dict[str, str]:
+        """Old oneof name -> new name for oneofs renamed with the same members."""
+        assert isinstance(old.proto, descriptor_pb2.DescriptorProto)
+        assert isinstance(new.proto, descriptor_pb2.DescriptorProto)
+        old_members, new_members = _oneof_members(old.proto), _oneof_members(new.proto)
+        renames: dict[str, str] = {}
+        for name, numbers in sorted(old_members.items()):
+            if name in new_members:
+                continue
+            for candidate, candidate_numbers in sorted(new_members.items()):
+                if (
+                    candidate not in old_members
+                    and candidate_numbers == numbers
+                    and candidate not in renames.values()
+                ):
+                    renames[name] = candidate
+                    self.record(
+                        "oneof_renamed", f"{old.name}.{name}", old.name,
+                        before=name, after=candidate, old_name=old.name, new_name=new.name,
+                    )  # fmt: skip
+                    break
+        return renames
+
+    def diff_field(
+        self,
+        old_msg: Element,
+        new_msg: Element,
+        old: FDP,
+        new: FDP,
+        oneof_renames: dict[str, str],
+    ) -> None:
         element = f"{old_msg.name}.{old.name}"
         where = {"old_name": element, "new_name": f"{new_msg.name}.{new.name}"}
         if old.number != new.number:
             self.record(
                 "field_number_changed",
-                "number",
                 element,
                 old_msg.name,
-                B,
-                C,
-                C,
                 before=str(old.number),
                 after=str(new.number),
                 **where,
             )
-        self._compare_field_shape(old_msg, new_msg, old, new, element, where)
+        self._compare_field_shape(old_msg, new_msg, old, new, element, where, oneof_renames)
         if json_name(old) != json_name(new):
             self.record(
                 "field_json_name_changed",
-                "json_name",
                 element,
                 old_msg.name,
-                C,
-                B,
-                C,
                 before=json_name(old),
                 after=json_name(new),
                 **where,
             )
 
-    def diff_renamed_field(self, old_msg: Element, new_msg: Element, old: FDP, new: FDP) -> None:
+    def diff_renamed_field(
+        self,
+        old_msg: Element,
+        new_msg: Element,
+        old: FDP,
+        new: FDP,
+        oneof_renames: dict[str, str],
+    ) -> None:
         element = f"{old_msg.name}.{old.name}"
         where = {"old_name": element, "new_name": f"{new_msg.name}.{new.name}"}
-        json: Compat = C if json_name(old) == json_name(new) else B
-        self.record(
-            "field_renamed",
-            "name",
-            element,
-            old_msg.name,
-            C,
-            json,
-            B,
-            before=old.name,
-            after=new.name,
-            **where,
-        )
-        self._compare_field_shape(old_msg, new_msg, old, new, element, where)
+        kind = "field_renamed" if json_name(old) == json_name(new) else "field_renamed_json_changed"
+        self.record(kind, element, old_msg.name, before=old.name, after=new.name, **where)
+        self._compare_field_shape(old_msg, new_msg, old, new, element, where, oneof_renames)
 
     def _compare_field_shape(
         self,
@@ -331,93 +529,122 @@ class _Differ:
         new: FDP,
         element: str,
         where: dict[str, str],
+        oneof_renames: dict[str, str],
     ) -> None:
         assert isinstance(old_msg.proto, descriptor_pb2.DescriptorProto)
         assert isinstance(new_msg.proto, descriptor_pb2.DescriptorProto)
-        old_type, new_type = type_label(old, self.names), type_label(new, None)
-        if old.type != new.type or old_type != new_type:
-            same_group = any(old.type in g and new.type in g for g in WIRE_GROUPS)
-            self.record(
-                "field_type_changed",
-                "type",
-                element,
-                old_msg.name,
-                C if same_group else B,
-                B,
-                B,
-                before=type_label(old),
-                after=type_label(new),
-                **where,
-            )
+        message = old_msg.name
+        same_named = type_label(old, self.names) == type_label(new, None)
+        type_kind = type_change_kind(old, new, same_named)
+        if type_kind is not None:
+            if type_kind == "field_encoding_changed":
+                before = "delimited" if _delimited(old) else "length-prefixed"
+                after = "delimited" if _delimited(new) else "length-prefixed"
+            else:
+                before, after = type_label(old), type_label(new)
+            self.record(type_kind, element, message, before=before, after=after, **where)
         old_repeated = old.label == FDP.LABEL_REPEATED
         new_repeated = new.label == FDP.LABEL_REPEATED
         if old_repeated != new_repeated:
             self.record(
-                "field_cardinality_changed",
-                "cardinality",
+                "field_made_repeated" if new_repeated else "field_made_singular",
                 element,
-                old_msg.name,
-                B,
-                B,
-                B,
+                message,
                 before="repeated" if old_repeated else "singular",
                 after="repeated" if new_repeated else "singular",
                 **where,
             )
-        elif old.proto3_optional != new.proto3_optional:
+        elif is_required(old) != is_required(new):
             self.record(
-                "field_presence_changed",
-                "presence",
+                "field_required_added" if is_required(new) else "field_required_removed",
                 element,
-                old_msg.name,
-                C,
-                C,
-                B,
-                before="optional" if old.proto3_optional else "implicit",
-                after="optional" if new.proto3_optional else "implicit",
+                message,
+                aspect="presence",
+                before="required" if is_required(old) else "optional",
+                after="required" if is_required(new) else "optional",
                 **where,
             )
-        old_oneof, new_oneof = _oneof(old_msg.proto, old), _oneof(new_msg.proto, new)
-        if old_oneof != new_oneof:
+        elif _presence(old) != _presence(new) and not old_repeated:
             self.record(
-                "field_oneof_changed",
-                "oneof",
-                element,
-                old_msg.name,
-                B,
-                B,
-                B,
-                before=old_oneof,
-                after=new_oneof,
+                "field_presence_changed", element, message,
+                before=_presence(old), after=_presence(new), **where,
+            )  # fmt: skip
+        if old_repeated and new_repeated and _packed(old) != _packed(new):
+            self.record(
+                "field_packed_changed", element, message,
+                before=str(_packed(old)).lower(), after=str(_packed(new)).lower(), **where,
+            )  # fmt: skip
+        if old.default_value != new.default_value:
+            self.record(
+                "field_default_changed", element, message,
+                before=old.default_value or "(none)", after=new.default_value or "(none)",
                 **where,
+            )  # fmt: skip
+        self._compare_oneof(old_msg.proto, new_msg.proto, old, new, element, where, oneof_renames)
+
+    def _compare_oneof(
+        self,
+        old_msg: descriptor_pb2.DescriptorProto,
+        new_msg: descriptor_pb2.DescriptorProto,
+        old: FDP,
+        new: FDP,
+        element: str,
+        where: dict[str, str],
+        oneof_renames: dict[str, str],
+    ) -> None:
+        old_oneof, new_oneof = _oneof(old_msg, old), _oneof(new_msg, new)
+        translated = oneof_renames.get(old_oneof, old_oneof) if old_oneof else None
+        if translated == new_oneof:
+            return
+        message = element.rpartition(".")[0]
+        old_members, new_members = _oneof_members(old_msg), _oneof_members(new_msg)
+        if old_oneof is None and new_oneof is not None:
+            existing = {f.number for f in old_msg.field}
+            is_new = new_oneof not in old_members and new_oneof not in oneof_renames.values()
+            brought_in = new_members[new_oneof] & existing
+            kind = (
+                "field_moved_into_new_oneof"
+                if is_new and len(brought_in) == 1
+                else "field_moved_into_oneof"
             )
+        elif old_oneof is not None and new_oneof is None:
+            if len(old_members.get(old_oneof, frozenset())) <= 1:
+                kind = "field_moved_into_new_oneof"  # a oneof of one: no sibling to collide
+            else:
+                kind = "field_moved_out_of_oneof"
+        else:
+            kind = "field_oneof_changed"
+        self.record(kind, element, message, before=old_oneof, after=new_oneof, **where)
 
     def diff_reserved(self, old: Element, new: Element) -> None:
         assert isinstance(old.proto, descriptor_pb2.DescriptorProto)
         assert isinstance(new.proto, descriptor_pb2.DescriptorProto)
         where = {"old_name": old.name, "new_name": new.name}
-        for kind, wire, json, before, after in _reserved_changes(
-            _reserved_numbers(old.proto),
-            _reserved_numbers(new.proto),
+        for kind, before, after in _reserved_changes(
+            reserved_ranges(old.proto),
+            reserved_ranges(new.proto),
             set(old.proto.reserved_name),
             set(new.proto.reserved_name),
+            FIELD_NUMBER_MAX,
         ):
-            self.record(
-                kind, kind.removeprefix("reserved_"), old.name, old.name, wire, json, C,
-                before=before, after=after, **where,
-            )  # fmt: skip
+            self.record(kind, old.name, old.name, before=before, after=after, **where)
 
     # --- enums -----------------------------------------------------------------------------
+
+    def _enum_open(self, element: Element, syntaxes: dict[str, str]) -> bool:
+        proto = element.proto
+        assert isinstance(proto, descriptor_pb2.EnumDescriptorProto)
+        if proto.options.features.enum_type:
+            return bool(proto.options.features.enum_type == OPEN)
+        return syntaxes.get(element.file, "proto3") != "proto2"
 
     def diff_enums(self) -> None:
         old_enums, new_enums = self.of_kind(self.old, "enum"), self.of_kind(self.new, "enum")
         for name in sorted(old_enums.keys() - new_enums.keys()):
             enum = old_enums[name]
-            self.record("enum_removed", "removed", enum.name, enum.message, C, C, B,
-                        old_name=enum.name)  # fmt: skip
+            self.record("enum_removed", enum.name, enum.message, old_name=enum.name)
         for name in sorted(new_enums.keys() - old_enums.keys()):
-            self.record("enum_added", "added", name, new_enums[name].message, C, C, C,
-                        new_name=name)  # fmt: skip
+            self.record("enum_added", name, new_enums[name].message, new_name=name)
         for name in sorted(old_enums.keys() & new_enums.keys()):
             self.diff_enum(old_enums[name], new_enums[name])
 
@@ -426,43 +653,64 @@ class _Differ:
         assert isinstance(new.proto, descriptor_pb2.EnumDescriptorProto)
         old_values = {v.name: v for v in old.proto.value}
         new_values = {v.name: v for v in new.proto.value}
-        new_by_number = {v.number: v for v in new.proto.value}
-        reserved, reserved_names = _enum_reserved(new.proto), set(new.proto.reserved_name)
+        new_by_number: dict[int, descriptor_pb2.EnumValueDescriptorProto] = {}
+        for value in new.proto.value:
+            new_by_number.setdefault(value.number, value)
+        reserved = enum_reserved_ranges(new.proto)
+        reserved_names = set(new.proto.reserved_name)
+        is_open = self._enum_open(new, self.syntax_new)
         for name in sorted(old_values.keys() & new_values.keys()):
             before, after = old_values[name].number, new_values[name].number
             if before != after:
                 self.record(
-                    "enum_value_number_changed", "number", f"{old.name}.{name}", old.message,
-                    B, C, C, before=str(before), after=str(after),
+                    "enum_value_number_changed", f"{old.name}.{name}", old.message,
+                    before=str(before), after=str(after),
                     old_name=f"{old.name}.{name}", new_name=f"{new.name}.{name}",
                 )  # fmt: skip
+        renamed_to: set[str] = set()
         for name in sorted(old_values.keys() - new_values.keys()):
             value = old_values[name]
             element = f"{old.name}.{name}"
             successor = new_by_number.get(value.number)
             if successor is not None and successor.name not in old_values:
+                renamed_to.add(successor.name)
                 self.record(
-                    "enum_value_renamed", "name", element, old.message, C, B, B,
+                    "enum_value_renamed", element, old.message,
                     before=name, after=successor.name,
                     old_name=element, new_name=f"{new.name}.{successor.name}",
                 )  # fmt: skip
                 continue
-            wire: Compat = C if value.number in reserved else B
-            json: Compat = C if name in reserved_names else B
+            if successor is not None:
+                continue  # another name of the same number survives (an alias)
+            if not in_ranges(reserved, value.number):
+                kind = "enum_value_removed"
+            elif not is_open:
+                kind = "enum_value_removed_closed"
+            elif name not in reserved_names:
+                kind = "enum_value_removed_number_reserved"
+            else:
+                kind = "enum_value_removed_reserved"
             self.record(
-                "enum_value_removed", "removed", element, old.message, wire, json, B,
-                before=f"{name} = {value.number}", old_name=element,
-            )  # fmt: skip
-        renamed_to = {
-            new_by_number[v.number].name
-            for n, v in old_values.items()
-            if n not in new_values and v.number in new_by_number
-        }
+                kind, element, old.message, before=f"{name} = {value.number}", old_name=element
+            )
+        old_open = self._enum_open(old, self.syntax_old)
         for name in sorted(new_values.keys() - old_values.keys() - renamed_to):
             value = new_values[name]
+            kind = "enum_value_added" if old_open else "enum_value_added_closed"
             self.record(
-                "enum_value_added", "added", f"{old.name}.{name}", old.message, C, C, C,
+                kind, f"{old.name}.{name}", old.message,
                 after=f"{name} = {value.number}", new_name=f"{new.name}.{name}",
+            )  # fmt: skip
+        for kind, before, after in _reserved_changes(
+            enum_reserved_ranges(old.proto),
+            reserved,
+            set(old.proto.reserved_name),
+            reserved_names,
+            ENUM_NUMBER_MAX,
+        ):
+            self.record(
+                kind, old.name, old.message, before=before, after=after,
+                old_name=old.name, new_name=new.name,
             )  # fmt: skip
 
     # --- services --------------------------------------------------------------------------
@@ -472,18 +720,21 @@ class _Differ:
         new_services = self.of_kind(self.new, "service")
         for name in sorted(old_services.keys() - new_services.keys()):
             old = old_services[name]
-            self.record("service_removed", "removed", old.name, None, B, B, B, old_name=old.name)
+            proto = old.proto
+            assert isinstance(proto, descriptor_pb2.ServiceDescriptorProto)
+            kind = "service_removed" if proto.method else "service_removed_empty"
+            self.record(kind, old.name, None, old_name=old.name)
         for name in sorted(new_services.keys() - old_services.keys()):
-            self.record("service_added", "added", name, None, C, C, C, new_name=name)
+            self.record("service_added", name, None, new_name=name)
         old_rpcs, new_rpcs = self.of_kind(self.old, "rpc"), self.of_kind(self.new, "rpc")
         for name in sorted(old_rpcs.keys() - new_rpcs.keys()):
             old = old_rpcs[name]
             if self.names.current(old.parent or "") in new_services:
-                self.record("rpc_removed", "removed", old.name, None, B, B, B, old_name=old.name)
+                self.record("rpc_removed", old.name, None, old_name=old.name)
         for name in sorted(new_rpcs.keys() - old_rpcs.keys()):
             new = new_rpcs[name]
             if new.parent in old_services:
-                self.record("rpc_added", "added", name, None, C, C, C, new_name=name)
+                self.record("rpc_added", name, None, new_name=name)
         for name in sorted(old_rpcs.keys() & new_rpcs.keys()):
             self.diff_rpc(old_rpcs[name], new_rpcs[name])
 
@@ -501,18 +752,78 @@ class _Differ:
         ):
             if before != after:
                 self.record(
-                    f"rpc_{aspect}_changed", aspect, old.name, None, B, B, B,
-                    before=before, after=after, **where,
-                )  # fmt: skip
+                    f"rpc_{aspect}_changed", old.name, None, before=before, after=after, **where
+                )
         for aspect, old_flag, new_flag in (
             ("client_streaming", old.proto.client_streaming, new.proto.client_streaming),
             ("server_streaming", old.proto.server_streaming, new.proto.server_streaming),
         ):
             if old_flag != new_flag:
                 self.record(
-                    f"rpc_{aspect}_changed", aspect, old.name, None, B, B, B,
+                    f"rpc_{aspect}_changed", old.name, None,
                     before=str(old_flag).lower(), after=str(new_flag).lower(), **where,
                 )  # fmt: skip
+
+    # --- extensions ------------------------------------------------------------------------
+
+    def diff_extensions(self) -> None:
+        old_ext = {self.names.current(k): v for k, v in _extensions(self.files_old).items()}
+        new_ext = _extensions(self.files_new)
+        for name in sorted(old_ext.keys() - new_ext.keys()):
+            self.record("extension_removed", name, None, before=render_field(old_ext[name][1]))
+        for name in sorted(new_ext.keys() - old_ext.keys()):
+            self.record("extension_added", name, None, after=render_field(new_ext[name][1]))
+        for name in sorted(old_ext.keys() & new_ext.keys()):
+            (_, old), (_, new) = old_ext[name], new_ext[name]
+            if old.number != new.number:
+                self.record(
+                    "field_number_changed", name, None, before=str(old.number),
+                    after=str(new.number),
+                )  # fmt: skip
+            same_named = type_label(old, self.names) == type_label(new, None)
+            type_kind = type_change_kind(old, new, same_named)
+            if type_kind is not None:
+                self.record(type_kind, name, None, before=type_label(old), after=type_label(new))
+            if (old.label == FDP.LABEL_REPEATED) != (new.label == FDP.LABEL_REPEATED):
+                repeated = new.label == FDP.LABEL_REPEATED
+                self.record(
+                    "field_made_repeated" if repeated else "field_made_singular", name, None
+                )
+
+
+def _syntaxes(files: descriptor_pb2.FileDescriptorSet | None) -> dict[str, str]:
+    if files is None:
+        return {}
+    return {f.name: f.syntax or "proto2" for f in files.file}
+
+
+def _extensions(
+    files: descriptor_pb2.FileDescriptorSet | None,
+) -> dict[str, tuple[str, FDP]]:
+    """Full extension name -> (extendee, field) over the schema's own files."""
+    found: dict[str, tuple[str, FDP]] = {}
+    if files is None:
+        return found
+
+    def walk(prefix: str, message: descriptor_pb2.DescriptorProto) -> None:
+        name = f"{prefix}.{message.name}" if prefix else message.name
+        for ext in message.extension:
+            found[f"{name}.{ext.name}"] = (ext.extendee.lstrip("."), ext)
+        for nested in message.nested_type:
+            walk(name, nested)
+
+    for file_proto in files.file:
+        if file_proto.name.startswith(WELL_KNOWN_PREFIX):
+            continue
+        package = file_proto.package
+        for ext in file_proto.extension:
+            found[f"{package}.{ext.name}" if package else ext.name] = (
+                ext.extendee.lstrip("."),
+                ext,
+            )
+        for message in file_proto.message_type:
+            walk(package, message)
+    return found
 
 
 def _is_map_entry(element: Element) -> bool:
@@ -521,23 +832,18 @@ def _is_map_entry(element: Element) -> bool:
 
 
 def _reserved_changes(
-    old_numbers: set[int], new_numbers: set[int], old_names: set[str], new_names: set[str]
-) -> Iterator[tuple[str, Compat, Compat, str | None, str | None]]:
-    if old_numbers - new_numbers:
-        gone = ",".join(str(n) for n in sorted(old_numbers - new_numbers))
-        yield "reserved_number_removed", B, C, gone, None
-    if new_numbers - old_numbers:
-        yield (
-            "reserved_number_added",
-            C,
-            C,
-            None,
-            ",".join(str(n) for n in sorted(new_numbers - old_numbers)),
-        )
+    old_numbers: Ranges, new_numbers: Ranges, old_names: set[str], new_names: set[str], top: int
+) -> Iterator[tuple[str, str | None, str | None]]:
+    gone = subtract_ranges(old_numbers, new_numbers)
+    if gone:
+        yield "reserved_number_removed", render_ranges(gone, top), None
+    fresh = subtract_ranges(new_numbers, old_numbers)
+    if fresh:
+        yield "reserved_number_added", None, render_ranges(fresh, top)
     if old_names - new_names:
-        yield "reserved_name_removed", C, B, ",".join(sorted(old_names - new_names)), None
+        yield "reserved_name_removed", ",".join(sorted(old_names - new_names)), None
     if new_names - old_names:
-        yield "reserved_name_added", C, C, None, ",".join(sorted(new_names - old_names))
+        yield "reserved_name_added", None, ",".join(sorted(new_names - old_names))
 
 
 def field_renames(
@@ -561,7 +867,78 @@ def field_renames(
     return renames
 
 
-def diff_schemas(baseline: SchemaIndex, current: SchemaIndex, label: str) -> list[Change]:
-    """Every change from `baseline` to `current`, ordered as found (files, messages, enums,
-    services)."""
-    return _Differ(baseline, current, label).run()
+def _references(index: SchemaIndex, translate: Callable[[str], str]) -> dict[str, set[str]]:
+    """Type name -> the fields and RPCs (as `element:aspect`) that refer to it."""
+    refs: dict[str, set[str]] = {}
+    for element in index.elements.values():
+        proto = element.proto
+        if isinstance(proto, FDP) and proto.type_name:
+            refs.setdefault(translate(proto.type_name), set()).add(translate(element.name))
+        elif isinstance(proto, descriptor_pb2.MethodDescriptorProto):
+            name = translate(element.name)
+            refs.setdefault(translate(proto.input_type), set()).add(f"{name}:request")
+            refs.setdefault(translate(proto.output_type), set()).add(f"{name}:response")
+    return refs
+
+
+def schema_names(baseline: SchemaIndex, current: SchemaIndex) -> Names:
+    """How baseline names map onto current ones: renamed packages, then renamed messages and
+    enums (vanished with an identical one appearing, and every reference following it)."""
+    packages = Names(
+        tuple(
+            sorted(
+                {
+                    (baseline.packages[f], current.packages[f])
+                    for f in baseline.packages.keys() & current.packages.keys()
+                    if baseline.packages[f] != current.packages[f]
+                }
+            )
+        )
+    )
+    types: list[tuple[str, str]] = []
+    for kind in ("message", "enum"):
+        old = {
+            packages.current(e.name): e
+            for e in baseline.elements.values()
+            if e.kind == kind and not _is_map_entry(e)
+        }
+        new = {e.name: e for e in current.elements.values() if e.kind == kind}
+        gone = sorted(old.keys() - new.keys())
+        appeared = sorted(new.keys() - old.keys())
+        if not gone or not appeared:
+            continue
+        old_refs = _references(baseline, packages.current)
+        new_refs = _references(current, lambda n: n.lstrip("."))
+        taken: set[str] = set()
+        by_shape: dict[tuple[object, ...], list[str]] = {}
+        for candidate in appeared:
+            shape = _structure(new[candidate].proto, lambda n: n.lstrip("."))
+            by_shape.setdefault(shape, []).append(candidate)
+        for name in gone:
+            if any(name.startswith(o + ".") for o, _ in types):
+                continue  # nested in a renamed message: follows its parent
+            shape = _structure(old[name].proto, packages.current)
+            matches = [c for c in by_shape.get(shape, []) if c not in taken]
+            if len(matches) != 1:
+                continue
+            (match,) = matches
+            referrers = old_refs.get(name, set())
+            follow = Names(packages.packages, ((name, match),))
+            moved = {follow.current(r.partition(":")[0]) + r[len(r.partition(":")[0]) :]
+                     for r in referrers}  # fmt: skip
+            if moved <= new_refs.get(match, set()):
+                types.append((name, match))
+                taken.add(match)
+    return Names(packages.packages, tuple(types))
+
+
+def diff_schemas(
+    baseline: SchemaIndex,
+    current: SchemaIndex,
+    label: str,
+    baseline_files: descriptor_pb2.FileDescriptorSet | None = None,
+    current_files: descriptor_pb2.FileDescriptorSet | None = None,
+) -> list[Change]:
+    """Every change from `baseline` to `current`, ordered as found (files, renames, messages,
+    enums, services, extensions). The file sets add syntax (open enums) and extensions."""
+    return _Differ(baseline, current, label, baseline_files, current_files).run()

@@ -1,6 +1,7 @@
 """Fold buf's findings into the descriptor diff: one change per schema element keeps every
-buf rule id that fired on it. A finding no change explains becomes a change of its own, so
-the toolkit never calls compatible what buf calls breaking.
+buf rule id that fired on it. buf's findings are listed, never judged: which of them appear
+depends on the user's buf.yaml, so they never change the toolkit's own wire and JSON ratings.
+A finding no change explains becomes a `buf_finding` change of its own (rated compatible).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from toolkit.documents.schema import Change
 from toolkit.schema.buf import BufFinding
 from toolkit.schema.elements import SchemaIndex
+from toolkit.schema.kinds import change_of_kind
 
 QUOTED = re.compile(r'"([^"]+)"')
 
@@ -25,24 +27,43 @@ def _unexplained(finding: BufFinding, index: SchemaIndex, label: str) -> Change:
     at_line = index.by_line.get((finding.file, finding.line), [])
     element = at_line[-1] if at_line else finding.file
     known = index.elements.get(element)
-    return Change(
-        id=f"{element}:buf:{finding.rule}",
+    change = change_of_kind(
+        "buf_finding",
+        change_id=f"{element}:buf:{finding.rule}",
         baseline=label,
-        kind="buf_finding",
         element=element,
         message=known.message if known else None,
         file=finding.file or None,
         line=finding.line or None,
-        wire="breaking",
-        json="breaking",
-        source="breaking",
-        breaking=True,
-        buf_rules=(finding.rule,),
-        buf_messages=(finding.message,),
-        before=None,
-        after=None,
-        accepted=None,
     )
+    return dataclasses.replace(
+        change, buf_rules=(finding.rule,), buf_messages=(finding.message,), remedy=finding.message
+    )
+
+
+def _related(finding: BufFinding, changes: Sequence[Change], index: SchemaIndex) -> list[int]:
+    """Changes that explain a finding at a line no change starts at: the element there, its
+    message, or the type the field there holds (a renamed message or enum)."""
+    at_line = index.by_line.get((finding.file, finding.line), [])
+    if not at_line:
+        return []
+    element = at_line[-1]
+    known = index.elements.get(element)
+    held = {
+        str(getattr(known.proto, attribute, "") or "").lstrip(".")
+        for attribute in ("type_name", "input_type", "output_type")
+        if known is not None
+    } - {""}
+    parent = known.parent if known else None
+    for wanted in (
+        lambda c: c.element == element,
+        lambda c: bool(held & {c.element, c.after or ""}),
+        lambda c: c.message is not None and c.message in (element, parent),
+    ):
+        found = [i for i, c in enumerate(changes) if c.kind != "buf_finding" and wanted(c)]
+        if found:
+            return found
+    return []
 
 
 def fold_buf_findings(
@@ -54,7 +75,7 @@ def fold_buf_findings(
         at = [i for i, c in enumerate(folded) if (c.file, c.line) == (finding.file, finding.line)]
         named = set(QUOTED.findall(finding.message))
         precise = [i for i in at if _mentions(folded[i], named)]
-        targets = precise or at
+        targets = precise or at or _related(finding, folded, index)
         if not targets:
             change = _unexplained(finding, index, label)
             if change.id in extra:
@@ -73,6 +94,5 @@ def fold_buf_findings(
                 change,
                 buf_rules=rules,
                 buf_messages=(*change.buf_messages, finding.message),
-                breaking=True,
             )
     return folded + list(extra.values())

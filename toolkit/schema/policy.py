@@ -1,7 +1,9 @@
 """Version policy: the bump a set of changes requires, and whether the declared version meets it.
 
-An incompatible change (wire, JSON or generated code) needs a major bump, an addition a
-minor bump, a change to comments only a patch (versions compared with `packaging.version`).
+A change that breaks data or clients of the baseline (backward, wire or JSON) or generated
+code needs a major bump, also when it is accepted; any other change a minor bump, a change to
+comments only a patch (versions compared with `packaging.version`). The version is optional:
+when neither schema declares one, the policy is reported as not checked.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from packaging.version import Version
 
 from toolkit.documents.schema import Bump, Change, VersionPolicy
 from toolkit.schema.elements import WELL_KNOWN_PREFIX
+from toolkit.schema.version import VersionDeclaration
 
 
 def _without_source_info(files: descriptor_pb2.FileDescriptorSet) -> list[bytes]:
@@ -40,8 +43,12 @@ def required_bump(
     baseline: descriptor_pb2.FileDescriptorSet,
     current: descriptor_pb2.FileDescriptorSet,
 ) -> Bump:
-    """Accepted incompatible changes still change the schema: they need at least a minor bump."""
-    if any((c.breaking or c.source == "breaking") and c.accepted is None for c in changes):
+    """An accepted incompatible change still needs a major bump: accepting it lets the check
+    pass, it does not make the change compatible."""
+    if any(
+        "breaking" in (c.backward.wire, c.backward.json, c.source) and c.kind != "buf_finding"
+        for c in changes
+    ):
         return "major"
     if changes or _without_source_info(baseline) != _without_source_info(current):
         return "minor"
@@ -66,16 +73,55 @@ def version_policy(
     changes: Sequence[Change],
     baseline_files: descriptor_pb2.FileDescriptorSet,
     current_files: descriptor_pb2.FileDescriptorSet,
-    baseline_version: Version,
-    declared: Version,
+    baseline_version: Version | None,
+    declared: VersionDeclaration | None,
+    *,
+    compatible: bool = True,
 ) -> VersionPolicy:
     bump = required_bump(changes, baseline_files, current_files)
+    file, line = (declared.file, declared.line) if declared else (None, None)
+    if baseline_version is None:
+        reason = (
+            "neither schema declares a version"
+            if declared is None
+            else ("the baseline declares no version")
+        )
+        return VersionPolicy(
+            baseline=label,
+            baseline_version=None,
+            declared=str(declared.version) if declared else None,
+            required_bump=bump,
+            minimum_version="",
+            satisfied=True,
+            checked=False,
+            description=f"not checked: {reason}",
+            file=file,
+        line=line,
+        )
     minimum = minimum_version(baseline_version, bump)
+    if declared is None:
+        satisfied = bump == "none"
+        text = (
+            ""
+            if satisfied
+            else (f"the current schema declares no version; this change needs at least {minimum}")
+        )
+    else:
+        satisfied = declared.version >= minimum
+        text = ""
+        if not satisfied:
+            head = "the schema is compatible; its" if compatible else "its"
+            text = f"{head} declared version {declared.version} is below the {minimum} this "
+            text += f"change needs (a {bump} bump since {baseline_version})"
     return VersionPolicy(
         baseline=label,
         baseline_version=str(baseline_version),
-        declared=str(declared),
+        declared=str(declared.version) if declared else None,
         required_bump=bump,
         minimum_version=str(minimum),
-        satisfied=declared >= minimum,
+        satisfied=satisfied,
+        checked=True,
+        description=text,
+        file=file,
+        line=line,
     )

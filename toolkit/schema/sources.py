@@ -20,7 +20,7 @@ from packaging.version import Version
 from toolkit.errors import ToolkitError
 from toolkit.schema.cache import compiled_descriptor_set
 from toolkit.schema.pool import Schema
-from toolkit.schema.version import declared_version
+from toolkit.schema.version import VersionDeclaration, find_version, version_of_tag
 
 GIT_PREFIX = "git:"
 DEFAULT_GIT_PROTO_PATH = "proto"
@@ -40,7 +40,11 @@ class LoadedSchema:
     buf_input: Path  # what buf reads: a module folder or an image file
     module_root: Path | None  # the folder of .proto files, None for an image
     files: descriptor_pb2.FileDescriptorSet
-    version: Version
+    declaration: VersionDeclaration | None  # None: the schema declares no version
+
+    @property
+    def version(self) -> Version | None:
+        return self.declaration.version if self.declaration else None
 
     @property
     def schema(self) -> Schema:
@@ -102,7 +106,11 @@ def load_schema_source(
             raise SchemaSourceError(f"{spec}: no such folder or image file")
     try:
         files = _read_image(path) if kind == "image" else compiled_descriptor_set(path, cache_dir)
-        version = declared_version(files)
+        declaration = find_version(files, None if kind == "image" else path)
     except ToolkitError as exc:
         raise SchemaSourceError(f"schema {spec}: {exc}") from exc
-    return LoadedSchema(spec, kind, path, None if kind == "image" else path, files, version)
+    if kind == "git":
+        tagged = version_of_tag(spec[len(GIT_PREFIX) :].partition(":")[0])
+        if tagged is not None:  # the release tag names the version of what it tags
+            declaration = VersionDeclaration(tagged, None, None)
+    return LoadedSchema(spec, kind, path, None if kind == "image" else path, files, declaration)

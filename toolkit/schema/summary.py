@@ -13,8 +13,15 @@ BAD_OUTCOMES = ("MISROUTED", "PARSE_ERROR", "CHANGED", "LOST")
 
 
 def _compat(change: Change) -> str:
-    broken = [name for name in ("wire", "json", "source") if getattr(change, name) == "breaking"]
-    return "breaks " + "+".join(broken) if broken else "compatible"
+    broken = [
+        f"{direction} {encoding}"
+        for direction in ("backward", "forward")
+        for encoding in ("wire", "json")
+        if getattr(getattr(change, direction), encoding) == "breaking"
+    ]
+    if change.source == "breaking":
+        broken.append("source")
+    return "breaks " + ", ".join(broken) if broken else "compatible"
 
 
 def _change_line(change: Change) -> str:
@@ -23,7 +30,14 @@ def _change_line(change: Change) -> str:
     if change.before or change.after:
         shift = f" ({change.before or '-'} -> {change.after or '-'})"
     rules = f" [buf: {', '.join(change.buf_rules)}]" if change.buf_rules else ""
-    return f"    {status:<8} {change.id}: {change.kind}{shift}, {_compat(change)}{rules}"
+    line = f"    {status:<8} {change.id}: {change.kind}{shift}, {_compat(change)}{rules}"
+    if change.breaking and change.accepted is None and change.remedy:
+        line += f"\n             remedy: {change.remedy}"
+    return line
+
+
+def _yes(flag: bool) -> str:
+    return "ok" if flag else "BREAKS"
 
 
 def render_summary(report: SchemaReport) -> str:
@@ -32,12 +46,29 @@ def render_summary(report: SchemaReport) -> str:
         f"({report.current.version}) against "
         + ", ".join(f"{b.source} ({b.version})" for b in report.baselines)
     ]
+    for per_baseline in report.compatibility:
+        c = per_baseline.compatibility
+        lines.append(
+            f"compatibility with {per_baseline.baseline} (mode {report.mode}"
+            + (", wire only" if report.wire_only else "")
+            + f"): backward wire {_yes(c.backward.wire)}, json {_yes(c.backward.json)}; "
+            f"forward wire {_yes(c.forward.wire)}, json {_yes(c.forward.json)}; safe rollouts: "
+            + (", ".join(per_baseline.safe_rollouts) or "none")
+        )
+        for block in per_baseline.blocked:
+            lines.append(f"    {block.rollout} is unsafe because of: {', '.join(block.elements)}")
     for policy in report.version_policy:
+        if not policy.checked:
+            lines.append(f"version: {policy.description}")
+            continue
         state = "ok" if policy.satisfied else "TOO LOW"
         lines.append(
-            f"version: {policy.declared} declared; changes since {policy.baseline} "
+            f"version: {policy.declared or 'none'} declared; changes since {policy.baseline} "
             f"need a {policy.required_bump} bump (at least {policy.minimum_version}): {state}"
         )
+        if not policy.satisfied:
+            where = f" ({policy.file}:{policy.line})" if policy.file and policy.line else ""
+            lines.append(f"    {policy.description}{where}")
     breaking = [c for c in report.changes if c.breaking and c.accepted is None]
     lines.append(
         f"changes: {len(report.changes)}, breaking: {len(breaking)}, "
@@ -96,4 +127,13 @@ def github_annotations(report: SchemaReport, schema_root: str) -> list[str]:
             if change.line:
                 where += f",line={change.line}"
         lines.append(f"::error{where}::{_escape_data(text)}")
+    for policy in report.version_policy:
+        if policy.checked and not policy.satisfied:
+            where = ""
+            if policy.file:
+                path = f"{schema_root.rstrip('/')}/{policy.file}" if schema_root else policy.file
+                where = f" file={_escape_property(path)}"
+                if policy.line:
+                    where += f",line={policy.line}"
+            lines.append(f"::error{where}::{_escape_data('version policy: ' + policy.description)}")
     return lines

@@ -1,8 +1,11 @@
-"""The schema version each schema declares once, as `engram-schema-version: X.Y.Z` in a comment."""
+"""The schema version a schema may declare once, as `engram-schema-version: X.Y.Z` in a comment;
+or from a release tag (`v1.2.3`) or a command-line option."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 from packaging.version import InvalidVersion, Version
@@ -45,3 +48,66 @@ def declared_version(files: descriptor_pb2.FileDescriptorSet) -> Version:
         return Version(value)
     except InvalidVersion as exc:
         raise SchemaVersionError(f"{name}: {value!r} is not a valid version") from exc
+
+
+TAG_PATTERN = re.compile(r"^v?(\d+\.\d+\.\d+)$")
+
+
+@dataclass(frozen=True)
+class VersionDeclaration:
+    """A schema's version and where it is declared (file relative to the module, 1-based
+    line; both None when the version came from a tag or a command-line option)."""
+
+    version: Version
+    file: str | None
+    line: int | None
+
+
+def _line_of(module_root: Path | None, file: str, value: str) -> int | None:
+    if module_root is None:
+        return None
+    try:
+        text = (module_root / file).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = VERSION_PATTERN.search(line)
+        if match and match.group(1) == value:
+            return number
+    return None
+
+
+def find_version(
+    files: descriptor_pb2.FileDescriptorSet, module_root: Path | None = None
+) -> VersionDeclaration | None:
+    """The version declared in the schema's comments, or None when it declares none (the
+    version comment is optional). Several or an invalid one is still an error."""
+    declared = {
+        (name, match.group(1))
+        for name, text in _comments(files)
+        for match in VERSION_PATTERN.finditer(text)
+    }
+    if not declared:
+        return None
+    if len(declared) > 1:
+        where = ", ".join(f"{name} says {value}" for name, value in sorted(declared))
+        raise SchemaVersionError(f"schema declares its version more than once: {where}")
+    (name, value) = declared.pop()
+    try:
+        version = Version(value)
+    except InvalidVersion as exc:
+        raise SchemaVersionError(f"{name}: {value!r} is not a valid version") from exc
+    return VersionDeclaration(version, name, _line_of(module_root, name, value))
+
+
+def version_of_tag(ref: str) -> Version | None:
+    """`v1.2.3` (or `1.2.3`, also as `refs/tags/v1.2.3`) -> 1.2.3; anything else None."""
+    match = TAG_PATTERN.match(ref.rpartition("/")[2])
+    return Version(match.group(1)) if match else None
+
+
+def parse_version_option(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion as exc:
+        raise SchemaVersionError(f"{text!r} is not a valid version (X.Y.Z)") from exc

@@ -85,17 +85,21 @@ def test_schema_json_follows_the_results_contract(repo_report: RepoRun) -> None:
         assert change["id"] == f"{change['element']}:{change['id'].rsplit(':', 1)[1]}"
     added = {c["id"]: c for c in report["changes"]}
     space = added["engram.v1.RememberRequest.memory_space_id:added"]
-    assert space["kind"] == "field_added"
+    assert space["kind"] == "space_field_added"
     assert space["message"] == "engram.v1.RememberRequest"
-    assert (space["wire"], space["json"], space["source"]) == ("compatible",) * 3
-    assert space["category"] == "field"
-    assert space["backward"] == space["forward"] == {"wire": "compatible", "json": "compatible"}
+    # The contract's space field: old clients -> new servers is safe; new clients -> old servers
+    # silently lose their space, so clients may not go first (servers first is the rollout).
+    assert (space["wire"], space["json"], space["source"]) == ("breaking", "breaking", "compatible")
+    assert space["breaking"] is False  # a rollout constraint in rpc mode, not a break
+    assert space["category"] == "routing"
+    assert space["backward"] == {"wire": "compatible", "json": "compatible"}
+    assert space["forward"] == {"wire": "breaking", "json": "breaking"}
     (per_baseline,) = report["compatibility"]
     assert per_baseline["compatibility"] == {
         "backward": {"wire": True, "json": True},
-        "forward": {"wire": True, "json": True},
+        "forward": {"wire": False, "json": False},
     }
-    assert per_baseline["safe_rollouts"] == ["any", "servers_first", "clients_first"]
+    assert per_baseline["safe_rollouts"] == ["servers_first"]
     assert report["mode"] == "rpc"
     assert space["file"] == "engram/v1/engram.proto"
     assert space["line"] is not None

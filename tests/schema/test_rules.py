@@ -30,6 +30,7 @@ from toolkit.schema.elements import build_index
 from toolkit.schema.kinds import KINDS, change_of_kind
 from toolkit.schema.rollout import (
     baseline_compatibility,
+    breaks_mode,
     change_subject,
     mode_holds,
     rollout_hazards,
@@ -198,12 +199,38 @@ def test_rpc_level_changes_have_the_requests_role() -> None:
     assert change_subject(added, ROLES, Names(())) == ("p.S.Ping", frozenset({"request"}))
     result = baseline_compatibility("b", [added], ROLES, Names(()), wire_only=False)
     assert result.safe_rollouts == ("servers_first",)
-    (hazard,) = rollout_hazards([result])
+    (hazard,) = rollout_hazards([result], [added], {"b": ROLES}, {"b": Names(())}, False)
     assert (hazard.id, hazard.fields) == (HAZARD_SERVERS_FIRST, ("p.S.Ping",))
     removed = _change("rpc_removed", "p.S.Ping", None)
     result = baseline_compatibility("b", [removed], ROLES, Names(()), wire_only=False)
     assert result.safe_rollouts == ("clients_first",)
-    assert rollout_hazards([result]) == []
+    assert rollout_hazards([result], [removed], {"b": ROLES}, {"b": Names(())}, False) == []
+
+
+@pytest.mark.parametrize(
+    ("kinds", "breaking"),
+    [
+        # one order ruled out is a rollout constraint in rpc mode, not a break
+        (("field_type_widened",), (False,)),
+        # both orders ruled out by one change: it breaks
+        (("field_type_changed",), (True,)),
+        # each rules out a different order: together no order is left, both are the break
+        (("field_type_widened", "field_type_narrowed"), (True, True)),
+    ],
+)
+def test_breaking_is_relative_to_the_rpc_mode(
+    kinds: tuple[str, ...], breaking: tuple[bool, ...]
+) -> None:
+    changes = [_change(kind, f"p.Req.f{i}", "p.Req") for i, kind in enumerate(kinds)]
+    result = baseline_compatibility("b", changes, ROLES, Names(()), wire_only=False)
+    marked = tuple(
+        breaks_mode(c, result, ROLES, Names(()), "rpc", wire_only=False) for c in changes
+    )
+    assert marked == breaking
+    # backward mode judges each change on its own backward ratings
+    assert breaks_mode(changes[0], result, ROLES, Names(()), "backward", False) is (
+        kinds[0] != "field_type_widened"
+    )
 
 
 def test_wire_only_and_accepted_changes_and_modes() -> None:

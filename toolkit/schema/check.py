@@ -9,6 +9,7 @@ table and replay. The result is a `SchemaReport`; printing is someone else's job
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import tempfile
 import time
@@ -40,6 +41,7 @@ from toolkit.schema.policy import version_policy
 from toolkit.schema.replay import ReplayRun, replay
 from toolkit.schema.rollout import (
     baseline_compatibility,
+    breaks_mode,
     message_roles,
     mode_holds,
     rollout_hazards,
@@ -210,6 +212,24 @@ def decide(
     return "compatible" if holds and all(p.satisfied for p in policies) else "incompatible"
 
 
+def _judged_by_mode(
+    changes: Sequence[Change],
+    judged: Sequence[BaselineFindings],
+    results: Sequence[BaselineCompatibility],
+    options: CheckOptions,
+) -> list[Change]:
+    """`breaking` is relative to the selected mode: a change the mode cannot take."""
+    by_label = {j.schema.label: (j, r) for j, r in zip(judged, results, strict=True)}
+    marked = []
+    for change in changes:
+        found, result = by_label[change.baseline]
+        breaking = breaks_mode(
+            change, result, found.roles, found.names, options.mode, options.wire_only
+        )
+        marked.append(dataclasses.replace(change, breaking=breaking))
+    return marked
+
+
 def _declaration(loaded: LoadedSchema, override: Version | None) -> VersionDeclaration | None:
     if override is not None:
         return VersionDeclaration(override, None, None)
@@ -252,6 +272,7 @@ def check(options: CheckOptions) -> SchemaReport:
         )
         for j in judged
     )
+    changes = _judged_by_mode(changes, judged, results, options)
     declared = _declaration(current, options.current_version)
     policies = tuple(
         version_policy(
@@ -280,7 +301,16 @@ def check(options: CheckOptions) -> SchemaReport:
         lint=lint + tuple(p for j in judged for p in j.problems),
         changes=tuple(changes),
         replay=replays,
-        hazards=_merge_hazards([j.replay for j in judged], rollout_hazards(results)),
+        hazards=_merge_hazards(
+            [j.replay for j in judged],
+            rollout_hazards(
+                results,
+                changes,
+                {j.schema.label: j.roles for j in judged},
+                {j.schema.label: j.names for j in judged},
+                options.wire_only,
+            ),
+        ),
         acceptances=tuple(acceptances),
         mode=options.mode,
         wire_only=options.wire_only,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
+from toolkit.contract import SPACE_FIELD
 from toolkit.documents.schema import Change
 from toolkit.schema.elements import WELL_KNOWN_PREFIX, Element, SchemaIndex
 from toolkit.schema.kinds import KINDS, change_of_kind
@@ -442,6 +443,8 @@ class _Differ:
                 kind = "field_json_name_conflict"
             elif is_required(field):
                 kind = "field_added_required"
+            elif name == SPACE_FIELD:
+                kind = "space_field_added"
             else:
                 kind = "field_added"
             self.record(

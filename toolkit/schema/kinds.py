@@ -74,6 +74,10 @@ _TABLE = (
     # --- fields ----------------------------------------------------------------------------
     _k("field_added", "added", "field", "a field was added at an unused number", SAFE, SAFE, C,
        "none needed"),
+    _k("space_field_added", "added", "routing", "the contract's memory-space field was added: "
+       "a baseline server ignores it and acts on its only space, so a new client's space is "
+       "silently dropped", SAFE, BROKEN, C,
+       "upgrade every server before any client sets `{name}`"),
     _k("field_added_required", "added", "presence", "a `required` field was added: bytes of "
        "writers that do not know it fail to parse", BROKEN, SAFE, C,
        "add `{name}` as optional; readers must accept messages without it"),

@@ -96,7 +96,7 @@ def version_policy(
             checked=False,
             description=f"not checked: {reason}",
             file=file,
-        line=line,
+            line=line,
         )
     minimum = minimum_version(baseline_version, bump)
     if declared is None:

@@ -106,6 +106,22 @@ def _holds(ratings: Encodings, wire_only: bool) -> bool:
     return ratings.wire == "compatible" and (wire_only or ratings.json == "compatible")
 
 
+def blocked_orders(
+    change: Change, roles: dict[str, frozenset[str]], names: Names, wire_only: bool
+) -> set[Rollout]:
+    """The rollout orders `change` rules out: servers first needs every old client's bytes
+    read by new servers (backward for requests) and new servers' answers read by old clients
+    (forward for responses); clients first the reverse."""
+    _, subject_roles = change_subject(change, roles, names)
+    back, fwd = _holds(change.backward, wire_only), _holds(change.forward, wire_only)
+    orders: set[Rollout] = set()
+    if (REQUEST in subject_roles and not back) or (RESPONSE in subject_roles and not fwd):
+        orders.add("servers_first")
+    if (REQUEST in subject_roles and not fwd) or (RESPONSE in subject_roles and not back):
+        orders.add("clients_first")
+    return orders
+
+
 def baseline_compatibility(
     label: str,
     changes: Sequence[Change],
@@ -128,12 +144,9 @@ def baseline_compatibility(
     )
     blocked: dict[Rollout, set[str]] = {"servers_first": set(), "clients_first": set()}
     for change in live:
-        subject, subject_roles = change_subject(change, roles, names)
-        back, fwd = _holds(change.backward, wire_only), _holds(change.forward, wire_only)
-        if (REQUEST in subject_roles and not back) or (RESPONSE in subject_roles and not fwd):
-            blocked["servers_first"].add(subject)
-        if (REQUEST in subject_roles and not fwd) or (RESPONSE in subject_roles and not back):
-            blocked["clients_first"].add(subject)
+        subject, _ = change_subject(change, roles, names)
+        for rollout in blocked_orders(change, roles, names, wire_only):
+            blocked[rollout].add(subject)
     safe: list[Rollout] = [r for r in ("servers_first", "clients_first") if not blocked[r]]
     if len(safe) == 2:
         safe.insert(0, "any")
@@ -160,12 +173,45 @@ def mode_holds(result: BaselineCompatibility, mode: CompatMode, wire_only: bool)
     return {"backward": back_ok, "forward": fwd_ok, "full": back_ok and fwd_ok}[mode]
 
 
-def rollout_hazards(results: Iterable[BaselineCompatibility]) -> list[Hazard]:
-    """Servers first is the only safe order: the hazard names what rules out clients first."""
+def rollout_hazards(
+    results: Iterable[BaselineCompatibility],
+    changes: Sequence[Change],
+    roles: dict[str, dict[str, frozenset[str]]],
+    names: dict[str, Names],
+    wire_only: bool,
+) -> list[Hazard]:
+    """Servers first is the only safe order: the hazard names the changed elements that rule
+    out clients first (roles and names per baseline label)."""
     elements: set[str] = set()
     for result in results:
-        if result.safe_rollouts == ("servers_first",):
-            for block in result.blocked:
-                if block.rollout == "clients_first":
-                    elements.update(block.elements)
+        if result.safe_rollouts != ("servers_first",):
+            continue
+        label = result.baseline
+        for change in changes:
+            if change.baseline != label or change.accepted is not None:
+                continue
+            if "clients_first" in blocked_orders(change, roles[label], names[label], wire_only):
+                elements.add(names[label].current(change.element))
     return [Hazard(HAZARD_SERVERS_FIRST, tuple(sorted(elements)))] if elements else []
+
+
+def breaks_mode(
+    change: Change,
+    result: BaselineCompatibility,
+    roles: dict[str, frozenset[str]],
+    names: Names,
+    mode: CompatMode,
+    wire_only: bool,
+) -> bool:
+    """Whether `change` (accepted or not) is one the selected mode cannot take. In `rpc` mode
+    a change that rules out only one rollout order is a rollout constraint, not a break, unless
+    no order is left; then every change that rules one out is part of the break."""
+    back, fwd = _holds(change.backward, wire_only), _holds(change.forward, wire_only)
+    if mode == "backward":
+        return not back
+    if mode == "forward":
+        return not fwd
+    if mode == "full":
+        return not (back and fwd)
+    orders = blocked_orders(change, roles, names, wire_only)
+    return len(orders) == 2 or (not result.safe_rollouts and bool(orders))

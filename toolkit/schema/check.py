@@ -53,12 +53,8 @@ class BaselineFindings:
     replay: ReplayRun
 
 
-def _lint(current: LoadedSchema, cache_dir: Path) -> tuple[LintFinding, ...]:
-    assert current.module_root is not None
-    return tuple(
-        LintFinding(f.rule, f.file, f.line, f.column, f.message)
-        for f in buf.lint(current.module_root, cache_dir)
-    )
+def _lint(run: buf.BufRun) -> tuple[LintFinding, ...]:
+    return tuple(LintFinding(f.rule, f.file, f.line, f.column, f.message) for f in buf.collect(run))
 
 
 def _field_type(element: str, indexes: Sequence[SchemaIndex]) -> str | None:
@@ -128,14 +124,15 @@ def _replay_changes(
 
 
 def judge_baseline(
-    baseline: LoadedSchema, current: LoadedSchema, current_index: SchemaIndex, cache_dir: Path
+    baseline: LoadedSchema,
+    current: LoadedSchema,
+    current_index: SchemaIndex,
+    breaking_run: buf.BufRun,
 ) -> BaselineFindings:
-    assert current.module_root is not None
+    """Diff and replay while `buf breaking` (already started) runs; then fold its findings."""
     label = baseline.label
     baseline_index = build_index(baseline.files)
     changes = diff_schemas(baseline_index, current_index, label)
-    findings = buf.breaking(current.module_root, baseline.buf_input, cache_dir)
-    changes = fold_buf_findings(changes, findings, current_index, label)
     names = Names(
         tuple(
             sorted(
@@ -149,6 +146,7 @@ def judge_baseline(
         run = replay(baseline.schema, current.schema, names, label)
     except RecursionError as exc:
         raise SchemaSourceError(f"baseline {label}: messages nest too deeply to replay") from exc
+    changes = fold_buf_findings(changes, buf.collect(breaking_run), current_index, label)
     changes += _replay_changes(run, changes, (current_index, baseline_index), names, label)
     return BaselineFindings(baseline, tuple(changes), run)
 
@@ -183,10 +181,23 @@ def check(options: CheckOptions) -> SchemaReport:
         current = load(options.current)
         if current.module_root is None:
             raise SchemaSourceError(f"current schema {options.current}: must be a folder")
-        baselines = [load(spec) for spec in options.baselines]
-        lint = _lint(current, options.cache_dir)
-        current_index = build_index(current.files)
-        judged = [judge_baseline(b, current, current_index, options.cache_dir) for b in baselines]
+        # buf runs in the background while the toolkit's own analysis runs; collected last.
+        runs = [buf.start_lint(current.module_root, options.cache_dir)]
+        try:
+            baselines = [load(spec) for spec in options.baselines]
+            runs += [
+                buf.start_breaking(current.module_root, b.buf_input, options.cache_dir)
+                for b in baselines
+            ]
+            current_index = build_index(current.files)
+            judged = [
+                judge_baseline(b, current, current_index, run)
+                for b, run in zip(baselines, runs[1:], strict=True)
+            ]
+            lint = _lint(runs[0])
+        finally:
+            for run in runs:
+                buf.stop(run)
     changes, acceptances = apply_acceptances(
         [c for j in judged for c in j.changes], entries, options.today
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import EXIT_FAILED, EXIT_OK
+from toolkit.errors import EXIT_FAILED, EXIT_OK, ToolkitError
 
 DEFAULT_BASELINE = "fixtures/baseline/proto"
 DEFAULT_ACCEPT = Path("fixtures/accepted-changes.toml")
@@ -94,7 +95,25 @@ def register_check(subparsers: Any) -> None:
     check.set_defaults(func=run_check)
 
 
+class CheckInternalError(ToolkitError):
+    """The check itself failed on this input: it cannot judge (exit 2), never a traceback."""
+
+
 def run_check(args: argparse.Namespace) -> int:
+    """`check`, with any internal failure turned into one line and exit 2."""
+    try:
+        return _run_check(args)
+    except ToolkitError:
+        raise
+    except Exception as exc:  # the command boundary: RecursionError, MemoryError included
+        logging.getLogger(__name__).debug("check failed", exc_info=True)
+        reason = " ".join(str(exc).split())[:300] or "no message"
+        raise CheckInternalError(
+            f"internal error, cannot judge this schema ({type(exc).__name__}: {reason})"
+        ) from exc
+
+
+def _run_check(args: argparse.Namespace) -> int:
     from toolkit.schema.cache import default_cache_dir
     from toolkit.schema.check import CheckOptions, check, display_root
     from toolkit.schema.summary import github_annotations, render_summary

@@ -190,10 +190,14 @@ def check(options: CheckOptions) -> SchemaReport:
                 for b in baselines
             ]
             current_index = build_index(current.files)
-            judged = [
-                judge_baseline(b, current, current_index, run)
-                for b, run in zip(baselines, runs[1:], strict=True)
-            ]
+            try:
+                judged = [
+                    judge_baseline(b, current, current_index, run)
+                    for b, run in zip(baselines, runs[1:], strict=True)
+                ]
+            except buf.BufError:
+                _lint(runs[0])  # a broken buf config is reported as lint's failure first
+                raise
             lint = _lint(runs[0])
         finally:
             for run in runs:

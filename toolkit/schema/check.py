@@ -31,7 +31,12 @@ from toolkit.schema.findings import (
 from toolkit.schema.fold import fold_buf_findings
 from toolkit.schema.policy import version_policy
 from toolkit.schema.replay import ReplayRun, replay
-from toolkit.schema.sources import LoadedSchema, SchemaSourceError, load_schema_source
+from toolkit.schema.sources import (
+    LoadedSchema,
+    SchemaSourceError,
+    load_all,
+    locate_schema_source,
+)
 
 
 @dataclass(frozen=True)
@@ -169,26 +174,20 @@ def check(options: CheckOptions) -> SchemaReport:
     options.cache_dir.mkdir(parents=True, exist_ok=True)
     entries: list[AcceptanceEntry] = read_acceptances(options.accept) if options.accept else []
     with tempfile.TemporaryDirectory(prefix="check-", dir=options.cache_dir) as tmp:
-
-        def load(spec: str) -> LoadedSchema:
-            return load_schema_source(
-                spec,
-                project_root=options.project_root,
-                cache_dir=options.cache_dir,
-                workdir=Path(tmp),
-            )
-
-        current = load(options.current)
-        if current.module_root is None:
+        located = [
+            locate_schema_source(spec, project_root=options.project_root, workdir=Path(tmp))
+            for spec in (options.current, *options.baselines)
+        ]
+        module_root = located[0].path
+        if located[0].kind == "image":
             raise SchemaSourceError(f"current schema {options.current}: must be a folder")
-        # buf runs in the background while the toolkit's own analysis runs; collected last.
-        runs = [buf.start_lint(current.module_root, options.cache_dir)]
+        # buf runs in the background while the toolkit compiles and judges; collected last.
+        runs = [buf.start_lint(module_root, options.cache_dir)]
         try:
-            baselines = [load(spec) for spec in options.baselines]
             runs += [
-                buf.start_breaking(current.module_root, b.buf_input, options.cache_dir)
-                for b in baselines
+                buf.start_breaking(module_root, b.path, options.cache_dir) for b in located[1:]
             ]
+            current, *baselines = load_all(located, options.cache_dir)
             current_index = build_index(current.files)
             try:
                 judged = [

@@ -693,10 +693,14 @@ class _Engine:
 def reachable_messages(schema: Schema, *, requests_only: bool = False) -> set[str]:
     """Full names of messages reachable from any RPC's request (and response) type."""
     pending: list[Descriptor] = []
-    for method in schema.methods():
-        pending.append(method.request.DESCRIPTOR)
-        if not requests_only:
-            pending.append(method.response.DESCRIPTOR)
+    for file_proto in schema.files.file:
+        if file_proto.name.startswith("google/") or not file_proto.service:
+            continue
+        for service in schema.pool.FindFileByName(file_proto.name).services_by_name.values():
+            for method in service.methods:
+                pending.append(method.input_type)
+                if not requests_only:
+                    pending.append(method.output_type)
     seen: set[str] = set()
     while pending:
         descriptor = pending.pop()

@@ -181,6 +181,7 @@ def _read_value(message: Message, field: FieldDescriptor) -> Any:
     return message.Extensions[field] if field.is_extension else getattr(message, field.name)
 
 
+_OPTIONAL = FieldOutcome(CHANGED, "", "")
 Edge = tuple[str, str]  # (writer message full name, reader message full name)
 
 
@@ -237,6 +238,11 @@ class _Comparer:
                 continue
             rf = r_by_key[reader_name]
             out[name] = self.compare_field(wf, rf, written[name], reader, read, unknown, origin)
+            if rf.is_required and not wf.is_required and not out[name].worse_than(_OPTIONAL):
+                # Sent here, but a writer may omit it: the reader then fails to parse.
+                out[name] = FieldOutcome(
+                    PARSE_ERROR, "optional when written, required when read", origin, True
+                )
         for rf in r_fields:
             name = _key(rf)
             if name in paired_readers:

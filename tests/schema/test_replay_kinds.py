@@ -159,14 +159,14 @@ CASES: list[tuple[str, Spec, Spec, bool, bool]] = [
         Spec([Fld("f", 3, "string"), Fld("other", 2, "string")]),
         True,
         True,
-    ),  # fmt: skip
+    ),
     (
         "renamed_same_number",
         one("string"),
         Spec([Fld("g", 1, "string"), Fld("other", 2, "string")]),
         False,
         False,
-    ),  # fmt: skip
+    ),
     ("int32_to_int64", one("int32"), one("int64"), False, True),
     ("uint32_to_uint64", one("uint32"), one("uint64"), False, True),
     ("uint32_to_int64", one("uint32"), one("int64"), False, True),

@@ -666,7 +666,7 @@ class _Engine:
                     direction,  # type: ignore[arg-type]
                     same,
                 )
-            broken: list[FieldOutcome] = []
+            broken = [v for v in pair.fields.values() if v.breaking] if pair else []
             if pair is None:
                 pair, broken = replay_pair(
                     self._cls(writer_side, writer_name),

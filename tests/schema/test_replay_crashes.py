@@ -5,9 +5,11 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.protobuf import descriptor_pb2
+from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
 from tests.schema.conftest import run_check
 from toolkit import cli
@@ -15,7 +17,6 @@ from toolkit.schema.diff import Names
 from toolkit.schema.pool import Schema
 from toolkit.schema.replay import replay
 
-FDP = descriptor_pb2.FieldDescriptorProto
 ONEOF_JSON_NAMES = """// engram-schema-version: {version}
 syntax = "proto3";
 package crash.v1;
@@ -149,3 +150,24 @@ def test_a_large_schema_is_replayed_quickly() -> None:
     elapsed = time.perf_counter() - started
     assert len(run.results) == 26000
     assert elapsed < 60, elapsed  # a few seconds on an idle machine; generous for shared CI
+
+
+def test_a_message_whose_replay_fails_is_not_replayable_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.schema.test_replay_kinds import Spec, build, one
+    from toolkit.schema import replay as replay_module
+
+    real = replay_module.replay_pair
+
+    def flaky(writer: Any, reader: Any, direction: Any) -> Any:
+        if writer.DESCRIPTOR.name == "M":
+            raise ValueError("unsupported sample")
+        return real(writer, reader, direction)
+
+    monkeypatch.setattr(replay_module, "replay_pair", flaky)
+    old: Spec = one("int32")
+    run = replay(Schema(build(old)), Schema(build(one("int64"))), Names(()), "b")
+    outcomes = {(r.message, r.direction): r.outcome for r in run.results}
+    assert outcomes[("kinds.v1.M", "old_to_new")] == "NOT_REPLAYABLE"
+    assert outcomes[("kinds.v1.Sub", "old_to_new")] == "IDENTICAL"

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from google.protobuf import descriptor_pb2
+from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
 from toolkit.contract import SPACE_FIELD
 from toolkit.schema.diff import Names
 from toolkit.schema.pool import Schema
 from toolkit.schema.replay import NOT_REPLAYABLE, replay
 
-FDP = descriptor_pb2.FieldDescriptorProto
 BAD = {"CHANGED", "LOST", "PARSE_ERROR", "MISROUTED"}
 PACKAGE = "kinds.v1"
 

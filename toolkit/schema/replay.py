@@ -668,11 +668,18 @@ class _Engine:
                 )
             broken = [v for v in pair.fields.values() if v.breaking] if pair else []
             if pair is None:
-                pair, broken = replay_pair(
-                    self._cls(writer_side, writer_name),
-                    self._cls(reader_side, reader_name),
-                    direction,  # type: ignore[arg-type]
-                )
+                try:
+                    pair, broken = replay_pair(
+                        self._cls(writer_side, writer_name),
+                        self._cls(reader_side, reader_name),
+                        direction,  # type: ignore[arg-type]
+                    )
+                except Exception as exc:  # one message the runtime cannot handle, not the run
+                    log.debug("replay of %s failed", writer_name, exc_info=True)
+                    why = FieldOutcome(
+                        NOT_REPLAYABLE, f"replay failed: {type(exc).__name__}: {exc}", writer_name
+                    )
+                    pair = _Pair({"": why}, {}, 0, why)
             self.pairs[key] = pair
             self.breaking.extend(broken)
             pending.extend((direction, w, r) for w, r in pair.edges.values())

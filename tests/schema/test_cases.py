@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.schema.conftest import CASE_NAMES, CASES_ROOT, expected, run_case
-from toolkit.schema import replay as replay_module
 from toolkit.schema.buf import buf_executable, parse_findings
 
 REQUIRED_KINDS = {
@@ -37,29 +35,7 @@ def test_the_cases_cover_every_required_kind_of_change() -> None:
     assert verdicts == {"compatible", "incompatible"}
 
 
-# Cases where the rule table and the wire replay of this branch disagree, the replay being wrong
-# (a false CHANGED on identical values, or a crash on a missing required field). The replay's
-# rework (branch `replay`, which renames its per-field `Verdict` to `FieldOutcome`) fixes them;
-# until it is merged they are expected to fail, and must pass after.
-REPLAY_REWORKED = hasattr(replay_module, "FieldOutcome")
-NEEDS_REPLAY_REWORK = {
-    "enum_value_renamed",  # replay compares enum names: CHANGED on a renamed value
-    "field_string_made_repeated",  # a singular value read as a list of one: CHANGED
-    "field_message_made_singular",  # a list of one read as a singular value: CHANGED
-    "field_added_required",  # samples lack the new required field: EncodeError
-}
-
-
-REPLAY_CRASHES = {"field_added_required"}
-
-
-def _mark(case: str, needs: set[str] = NEEDS_REPLAY_REWORK) -> Any:
-    if case in needs and not REPLAY_REWORKED:
-        return pytest.param(case, marks=pytest.mark.xfail(reason="needs the reworked replay"))
-    return case
-
-
-@pytest.mark.parametrize("case", [_mark(c) for c in CASE_NAMES])
+@pytest.mark.parametrize("case", CASE_NAMES)
 def test_case_is_judged_as_expected(case: str, cache_dir: Path) -> None:
     want = expected(case)
     report = run_case(cache_dir, case)
@@ -89,7 +65,7 @@ def test_case_is_judged_as_expected(case: str, cache_dir: Path) -> None:
             assert sorted(c.kind for c in report.changes) == compat["kinds"]
 
 
-@pytest.mark.parametrize("case", [_mark(c, REPLAY_CRASHES) for c in CASE_NAMES])
+@pytest.mark.parametrize("case", CASE_NAMES)
 def test_buf_findings_are_explained_by_the_diff(case: str, cache_dir: Path) -> None:
     """Every rule buf fires lands on a change of the toolkit's own (the toolkit caught it too);
     buf's findings never rate a change: the ratings come from the rule table."""

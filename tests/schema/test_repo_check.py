@@ -60,7 +60,6 @@ def test_every_request_reads_memory_space_id_as_default(repo_report: RepoRun) ->
         fields = {f["field"]: f["outcome"] for f in record["fields"]}
         assert fields["memory_space_id"] == "NEW_FIELD_DEFAULT", name
         assert record["outcome"] == "NEW_FIELD_DEFAULT", name
-        assert record["samples"] >= 4
     new_to_old = {r["message"]: r for r in report["replay"] if r["direction"] == "new_to_old"}
     for name in REQUESTS:
         assert new_to_old[f"engram.v1.{name}"]["outcome"] == "IGNORED_BY_OLD", name

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.documents.schema import LintFinding
@@ -67,26 +68,67 @@ def parse_findings(stdout: str) -> list[BufFinding]:
     return findings
 
 
-def _run(args: list[str], module_root: Path, cache_dir: Path) -> list[BufFinding]:
+@dataclass
+class BufRun:
+    """A buf command started in the background; `collect` waits for it and reads it."""
+
+    args: tuple[str, ...]
+    module_root: Path
+    process: subprocess.Popen[str]
+
+
+def start(args: list[str], module_root: Path, cache_dir: Path) -> BufRun:
+    """Start buf now (it runs while the caller works); read it later with `collect`."""
     env = dict(os.environ)
     env.setdefault("BUF_CACHE_DIR", str(cache_dir / "buf"))
     command = [buf_executable(), *args, "--error-format=json", *_config_args(module_root)]
-    proc = subprocess.run(
-        command, cwd=module_root, env=env, capture_output=True, text=True, check=False
+    process = subprocess.Popen(
+        command,
+        cwd=module_root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
-    if proc.returncode == BUF_CLEAN:
+    return BufRun(tuple(args), module_root, process)
+
+
+def collect(run: BufRun) -> list[BufFinding]:
+    """Wait for a started buf command and read its findings (exit codes mapped, not guessed)."""
+    stdout, stderr = run.process.communicate()
+    if run.process.returncode == BUF_CLEAN:
         return []
-    if proc.returncode == BUF_FINDINGS:
-        return parse_findings(proc.stdout)
-    detail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-    reason = detail[-1] if detail else f"exit status {proc.returncode}"
-    raise BufError(f"buf {args[0]} failed in {module_root.name}: {reason}")
+    if run.process.returncode == BUF_FINDINGS:
+        return parse_findings(stdout)
+    detail = (stderr.strip() or stdout.strip()).splitlines()
+    reason = detail[-1] if detail else f"exit status {run.process.returncode}"
+    raise BufError(f"buf {run.args[0]} failed in {run.module_root.name}: {reason}")
+
+
+def stop(run: BufRun) -> None:
+    """End a started buf command that was not collected (the check failed meanwhile)."""
+    if run.process.returncode is None:
+        run.process.kill()
+        run.process.communicate()
+
+
+def start_lint(module_root: Path, cache_dir: Path) -> BufRun:
+    return start(["lint"], module_root, cache_dir)
+
+
+def start_breaking(module_root: Path, against: Path, cache_dir: Path) -> BufRun:
+    return start(["breaking", "--against", str(against.resolve())], module_root, cache_dir)
+
+
+def _run(args: list[str], module_root: Path, cache_dir: Path) -> list[BufFinding]:
+    return collect(start(args, module_root, cache_dir))
 
 
 def lint(module_root: Path, cache_dir: Path) -> list[BufFinding]:
-    return _run(["lint"], module_root, cache_dir)
+    return collect(start_lint(module_root, cache_dir))
 
 
 def breaking(module_root: Path, against: Path, cache_dir: Path) -> list[BufFinding]:
     """Findings of `buf breaking` of the module against a folder or image."""
-    return _run(["breaking", "--against", str(against.resolve())], module_root, cache_dir)
+    return collect(start_breaking(module_root, against, cache_dir))

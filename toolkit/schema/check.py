@@ -46,7 +46,12 @@ from toolkit.schema.rollout import (
     mode_holds,
     rollout_hazards,
 )
-from toolkit.schema.sources import LoadedSchema, SchemaSourceError, load_schema_source
+from toolkit.schema.sources import (
+    LoadedSchema,
+    SchemaSourceError,
+    load_all,
+    locate_schema_source,
+)
 from toolkit.schema.version import VersionDeclaration
 
 # Replay outcomes that mean data written by one side is not what the other side reads.
@@ -84,13 +89,11 @@ def _buf_problem(exc: buf.BufError) -> LintFinding:
     return LintFinding(BUF_FAILED, "", 0, 0, str(exc))
 
 
-def _lint(current: LoadedSchema, cache_dir: Path) -> tuple[LintFinding, ...]:
+def _lint(run: buf.BufRun) -> tuple[LintFinding, ...]:
     """buf lint's findings; buf failing on the user's configuration (an unknown rule, a
     plugin that is not installed) is a finding too, never a reason to stop."""
-    assert current.module_root is not None
-    buf.buf_executable()  # a missing buf is still a reason the check cannot run
     try:
-        return tuple(buf.lint(current.module_root, cache_dir))
+        return tuple(buf.collect(run))
     except buf.BufError as exc:
         return (_buf_problem(exc),)
 
@@ -171,23 +174,26 @@ def _replay_changes(
 
 
 def judge_baseline(
-    baseline: LoadedSchema, current: LoadedSchema, current_index: SchemaIndex, cache_dir: Path
+    baseline: LoadedSchema,
+    current: LoadedSchema,
+    current_index: SchemaIndex,
+    breaking_run: buf.BufRun,
 ) -> BaselineFindings:
-    assert current.module_root is not None
+    """Diff and replay while `buf breaking` (already started) runs; then fold its findings."""
     label = baseline.label
     baseline_index = build_index(baseline.files)
     changes = diff_schemas(baseline_index, current_index, label, baseline.files, current.files)
-    problems: tuple[LintFinding, ...] = ()
-    try:
-        findings = buf.breaking(current.module_root, baseline.buf_input, cache_dir)
-    except buf.BufError as exc:
-        findings, problems = [], (_buf_problem(exc),)
-    changes = fold_buf_findings(changes, findings, current_index, label)
     names = schema_names(baseline_index, current_index)
     try:
         run = replay(baseline.schema, current.schema, names, label)
     except RecursionError as exc:
         raise SchemaSourceError(f"baseline {label}: messages nest too deeply to replay") from exc
+    problems: tuple[LintFinding, ...] = ()
+    try:
+        findings = buf.collect(breaking_run)
+    except buf.BufError as exc:  # the user's buf configuration: listed, never a reason to stop
+        findings, problems = [], (_buf_problem(exc),)
+    changes = fold_buf_findings(changes, findings, current_index, label)
     changes += _replay_changes(run, changes, (current_index, baseline_index), names, label)
     roles = message_roles(baseline_index, current_index, names)
     return BaselineFindings(baseline, tuple(changes), run, names, roles, problems)
@@ -243,22 +249,29 @@ def check(options: CheckOptions) -> SchemaReport:
     if options.baseline_version is not None and len(options.baselines) != 1:
         raise SchemaSourceError("--baseline-version needs exactly one --baseline")
     with tempfile.TemporaryDirectory(prefix="check-", dir=options.cache_dir) as tmp:
-
-        def load(spec: str) -> LoadedSchema:
-            return load_schema_source(
-                spec,
-                project_root=options.project_root,
-                cache_dir=options.cache_dir,
-                workdir=Path(tmp),
-            )
-
-        current = load(options.current)
-        if current.module_root is None:
+        located = [
+            locate_schema_source(spec, project_root=options.project_root, workdir=Path(tmp))
+            for spec in (options.current, *options.baselines)
+        ]
+        module_root = located[0].path
+        if located[0].kind == "image":
             raise SchemaSourceError(f"current schema {options.current}: must be a folder")
-        baselines = [load(spec) for spec in options.baselines]
-        lint = _lint(current, options.cache_dir)
-        current_index = build_index(current.files)
-        judged = [judge_baseline(b, current, current_index, options.cache_dir) for b in baselines]
+        # buf runs in the background while the toolkit compiles and judges; collected last.
+        runs = [buf.start_lint(module_root, options.cache_dir)]
+        try:
+            runs += [
+                buf.start_breaking(module_root, b.path, options.cache_dir) for b in located[1:]
+            ]
+            current, *baselines = load_all(located, options.cache_dir)
+            current_index = build_index(current.files)
+            judged = [
+                judge_baseline(b, current, current_index, run)
+                for b, run in zip(baselines, runs[1:], strict=True)
+            ]
+            lint = _lint(runs[0])
+        finally:
+            for run in runs:
+                buf.stop(run)
     changes, acceptances = apply_acceptances(
         [c for j in judged for c in j.changes], entries, options.today
     )

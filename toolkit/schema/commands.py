@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,25 @@ def _version(text: str) -> Version:
         raise argparse.ArgumentTypeError(f"{text!r} is not a version (X.Y.Z)") from exc
 
 
+class CheckInternalError(ToolkitError):
+    """The check itself failed on this input: it cannot judge (exit 2), never a traceback."""
+
+
 def run_check(args: argparse.Namespace) -> int:
+    """`check`, with any internal failure turned into one line and exit 2."""
+    try:
+        return _run_check(args)
+    except ToolkitError:
+        raise
+    except Exception as exc:  # the command boundary: RecursionError, MemoryError included
+        logging.getLogger(__name__).debug("check failed", exc_info=True)
+        reason = " ".join(str(exc).split())[:300] or "no message"
+        raise CheckInternalError(
+            f"internal error, cannot judge this schema ({type(exc).__name__}: {reason})"
+        ) from exc
+
+
+def _run_check(args: argparse.Namespace) -> int:
     from toolkit.schema.cache import default_cache_dir
     from toolkit.schema.check import CheckOptions, check, display_root
     from toolkit.schema.summary import github_annotations, render_summary

@@ -1,20 +1,30 @@
 """Semantic wire replay: bytes written with one schema, read with the other, compared by name.
 
-For every message reachable from an RPC, populated samples are encoded by the writer schema's
+Every message of the baseline that the current schema still has (by name, across package
+renames) is replayed in both directions. Populated samples are encoded by the writer schema's
 classes and decoded by the reader's. Python's protobuf (upb) does not always fail on a wire
 mismatch: a value with the wrong wire type lands in the unknown-field set and the parse
 "succeeds", so every field is compared and unknown fields count as lost data.
+
+Each (writer message, reader message) pair is replayed once, one level deep: a nested message
+field is checked for arriving whole, and the pair of its types is replayed on its own; its
+outcome is then folded into every field that holds it. Messages whose whole transitive
+structure is identical in both schemas are IDENTICAL without sampling. Values are compared the
+way protobuf reads them: enums by number, integers by value (a truncation is CHANGED), strings
+and bytes by their UTF-8 bytes, a list of one against a single value, an unset field against
+the default the reader sees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from google.protobuf import unknown_fields
+from google.protobuf import descriptor_pb2, message_factory, unknown_fields
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError, EncodeError, Message
 
 from toolkit.contract import HAZARD_SERVERS_FIRST, SPACE_FIELD
 from toolkit.documents.schema import Direction, Hazard, ReplayField, ReplayResult
@@ -22,27 +32,44 @@ from toolkit.schema.diff import Names
 from toolkit.schema.pool import Schema
 from toolkit.schema.samples import build_samples
 
+log = logging.getLogger(__name__)
+
 F = FieldDescriptor
 IDENTICAL = "IDENTICAL"
 NEW_FIELD_DEFAULT = "NEW_FIELD_DEFAULT"
 IGNORED_BY_OLD = "IGNORED_BY_OLD"
+NOT_REPLAYABLE = "NOT_REPLAYABLE"  # the Python runtime refuses the message: judged by the diff
 LOST = "LOST"
 CHANGED = "CHANGED"
 PARSE_ERROR = "PARSE_ERROR"
 MISROUTED = "MISROUTED"
 # Worst last: a message's outcome is the worst outcome of any of its fields in any sample.
-SEVERITY = (IDENTICAL, NEW_FIELD_DEFAULT, IGNORED_BY_OLD, LOST, CHANGED, PARSE_ERROR, MISROUTED)
+SEVERITY = (
+    IDENTICAL,
+    NEW_FIELD_DEFAULT,
+    IGNORED_BY_OLD,
+    NOT_REPLAYABLE,
+    LOST,
+    CHANGED,
+    PARSE_ERROR,
+    MISROUTED,
+)
+RANK = {outcome: rank for rank, outcome in enumerate(SEVERITY)}
+SAMPLE_DEPTH = 1  # nested messages are populated one level; their own pair replays deeper
+DETAIL_LIMIT = 200
 
 
-@dataclass(frozen=True)
-class Verdict:
+class FieldOutcome(NamedTuple):
+    """What one field of one message reads as, in one direction (a tuple: made by the
+    hundred thousand on large schemas)."""
+
     outcome: str
     detail: str
     origin: str  # the leaf element the outcome comes from, e.g. engram.v1.Memory.content
     breaking: bool = False
 
-    def worse_than(self, other: Verdict) -> bool:
-        return SEVERITY.index(self.outcome) > SEVERITY.index(other.outcome)
+    def worse_than(self, other: FieldOutcome) -> bool:
+        return RANK[self.outcome] > RANK[other.outcome]
 
 
 @dataclass(frozen=True)
@@ -54,11 +81,11 @@ class ReplayRun:
     hazards: tuple[Hazard, ...]
 
 
-def _worst(verdicts: Iterable[Verdict]) -> Verdict | None:
-    worst: Verdict | None = None
-    for verdict in verdicts:
-        if worst is None or verdict.worse_than(worst):
-            worst = verdict
+def _worst(outcomes: Iterable[FieldOutcome]) -> FieldOutcome | None:
+    worst: FieldOutcome | None = None
+    for outcome in outcomes:
+        if worst is None or outcome.worse_than(worst):
+            worst = outcome
     return worst
 
 
@@ -82,31 +109,40 @@ def _unknown_numbers(message: Message) -> set[int]:
     return {entry.field_number for entry in unknown_fields.UnknownFieldSet(message)}
 
 
-def _scalar_equal(wf: FieldDescriptor, rf: FieldDescriptor, wv: Any, rv: Any) -> bool:
-    if wf.type == F.TYPE_ENUM and rf.type == F.TYPE_ENUM:
-        w_name = wf.enum_type.values_by_number.get(wv)
-        r_name = rf.enum_type.values_by_number.get(rv)
-        if w_name is not None and r_name is not None:
-            return bool(w_name.name == r_name.name)
-        # A number the reader has no name for is not the value the writer meant.
-        return w_name is None and r_name is None and bool(wv == rv)
+def _scalar_equal(wv: Any, rv: Any) -> bool:
+    """Equal as protobuf reads them: enums are numbers, bools are 0/1, strings their UTF-8."""
     if isinstance(wv, str) and isinstance(rv, bytes):
         return wv.encode() == rv
     if isinstance(wv, bytes) and isinstance(rv, str):
-        return wv == rv.encode()
+        return wv == rv.encode(errors="surrogateescape")
+    if isinstance(wv, bool) != isinstance(rv, bool):
+        # bool reads an integer as true/false: only 0 and 1 survive the round trip.
+        return isinstance(wv, int) and isinstance(rv, int) and int(wv) == int(rv)
     return bool(wv == rv)
+
+
+def _unnamed(wf: FieldDescriptor, rf: FieldDescriptor, written: Any) -> bool:
+    """A value of the writer's enum that the reader's enum has no value for (kept as a bare
+    number by an open enum)."""
+    return (
+        wf.type == F.TYPE_ENUM
+        and rf.type == F.TYPE_ENUM
+        and written in wf.enum_type.values_by_number
+        and written not in rf.enum_type.values_by_number
+    )
 
 
 def _enum_values_unnamed(
     wf: FieldDescriptor, rf: FieldDescriptor, differing: list[tuple[Any, Any]]
 ) -> str | None:
-    """The writer's enum value names the reader lacks, when that explains every difference."""
+    """The writer's enum numbers the reader's enum has no value for, when the reader kept
+    every such number as written (an open enum)."""
     if wf.type != F.TYPE_ENUM or rf.type != F.TYPE_ENUM:
         return None
     names = []
     for written, read in differing:
         value = wf.enum_type.values_by_number.get(written)
-        if value is None or value.name in rf.enum_type.values_by_name or written != read:
+        if value is None or written != read or written in rf.enum_type.values_by_number:
             return None
         names.append(value.name)
     return ",".join(sorted(set(names)))
@@ -118,262 +154,819 @@ def _short(value: Any) -> str:
 
 
 def _is_message(field: FieldDescriptor) -> bool:
-    return bool(field.type == F.TYPE_MESSAGE)
+    return field.type in (F.TYPE_MESSAGE, F.TYPE_GROUP)
 
 
 def _is_map(field: FieldDescriptor) -> bool:
     return bool(
-        _is_message(field) and field.is_repeated and field.message_type.GetOptions().map_entry
+        field.type == F.TYPE_MESSAGE
+        and field.is_repeated
+        and field.message_type.GetOptions().map_entry
     )
 
 
+def _key(field: FieldDescriptor) -> str:
+    return f"({field.full_name})" if field.is_extension else field.name
+
+
+def _fields(descriptor: Descriptor, message: Message | None = None) -> list[FieldDescriptor]:
+    """The fields of `descriptor`, and the extensions of it its pool knows."""
+    found = list(descriptor.fields)
+    if descriptor.extension_ranges:
+        found.extend(descriptor.file.pool.FindAllExtensions(descriptor))
+    return found
+
+
+def _read_value(message: Message, field: FieldDescriptor) -> Any:
+    return message.Extensions[field] if field.is_extension else getattr(message, field.name)
+
+
+_OPTIONAL = FieldOutcome(CHANGED, "", "")
+Edge = tuple[str, str]  # (writer message full name, reader message full name)
+
+
 class _Comparer:
+    """Compares one level of a written sample with what the reader parsed."""
+
     def __init__(self, direction: Direction) -> None:
         self.direction = direction
+        self.edges: dict[str, Edge] = {}  # field key -> the nested pair it holds
 
-    def landed(self, holder: str, origin: str, what: str) -> Verdict:
+    def landed(self, holder: str, origin: str, what: str) -> FieldOutcome:
         outcome = MISROUTED if holder == SPACE_FIELD else CHANGED
-        return Verdict(outcome, f"{what} read as {holder}", origin, breaking=True)
+        return FieldOutcome(outcome, f"{what} read as {holder}", origin, breaking=True)
 
-    def compare(self, writer: Message, reader: Message) -> dict[str, Verdict]:
-        """One verdict per field of this level; nested differences fold into their field."""
+    def compare(self, writer: Message, reader: Message) -> dict[str, FieldOutcome]:
+        """One outcome per field of this level; nested messages are checked for arriving."""
         wd, rd = writer.DESCRIPTOR, reader.DESCRIPTOR
         pairs = correspondence(wd, rd)
+        w_fields, r_fields = _fields(wd), _fields(rd)
+        r_ext = {f.number: f for f in r_fields if f.is_extension}
+        for field in w_fields:
+            if field.is_extension and field.number in r_ext:
+                pairs[_key(field)] = _key(r_ext[field.number])
+        r_by_key = {_key(f): f for f in r_fields}
         paired_readers = set(pairs.values())
-        written = {f.name: v for f, v in writer.ListFields()}
-        read = {f.name: v for f, v in reader.ListFields()}
+        written = {_key(f): v for f, v in writer.ListFields()}
+        read = {_key(f): v for f, v in reader.ListFields()}
         unknown = _unknown_numbers(reader)
-        out: dict[str, Verdict] = {}
-        for wf in wd.fields:
-            origin = f"{wd.full_name}.{wf.name}"
-            reader_name = pairs.get(wf.name)
-            if wf.name not in written:
-                if reader_name is not None and reader_name in read:
+        out: dict[str, FieldOutcome] = {}
+        for wf in w_fields:
+            name = _key(wf)
+            origin = f"{wd.full_name}.{name}"
+            reader_name = pairs.get(name)
+            if name not in written:
+                out[name] = self.unset(wf, writer, reader, r_by_key.get(reader_name or ""), origin)
+                if (
+                    reader_name is not None
+                    and reader_name in read
+                    and not _has_default(r_by_key[reader_name], read[reader_name])
+                ):
                     landed = self.landed(reader_name, origin, "")
-                    out[wf.name] = Verdict(
+                    out[name] = FieldOutcome(
                         landed.outcome, "holds another field's value", origin, True
                     )
-                else:
-                    out[wf.name] = Verdict(IDENTICAL, "not set", origin)
                 continue
             if reader_name is None:
                 holder = rd.fields_by_number.get(wf.number)
                 if holder is not None and holder.name in read:
-                    out[wf.name] = self.landed(holder.name, origin, f"field {wf.number}")
+                    out[name] = self.landed(holder.name, origin, f"field {wf.number}")
                 elif self.direction == "new_to_old":
-                    out[wf.name] = Verdict(IGNORED_BY_OLD, f"unknown field {wf.number}", origin)
+                    out[name] = FieldOutcome(IGNORED_BY_OLD, f"unknown field {wf.number}", origin)
                 else:
-                    out[wf.name] = Verdict(LOST, f"unknown field {wf.number}", origin)
+                    out[name] = FieldOutcome(LOST, f"unknown field {wf.number}", origin)
                 continue
-            rf = rd.fields_by_name[reader_name]
-            out[wf.name] = self.compare_field(wf, rf, written, read, unknown, origin)
-        for rf in rd.fields:
-            if rf.name in paired_readers:
+            rf = r_by_key[reader_name]
+            out[name] = self.compare_field(wf, rf, written[name], reader, read, unknown, origin)
+            if rf.is_required and not wf.is_required and not out[name].worse_than(_OPTIONAL):
+                # Sent here, but a writer may omit it: the reader then fails to parse.
+                out[name] = FieldOutcome(
+                    PARSE_ERROR, "optional when written, required when read", origin, True
+                )
+        for rf in r_fields:
+            name = _key(rf)
+            if name in paired_readers:
                 continue
-            origin = f"{rd.full_name}.{rf.name}"
-            if rf.name in read:
+            origin = f"{rd.full_name}.{name}"
+            if name in read:
                 source = wd.fields_by_number.get(rf.number)
                 what = f"field {rf.number}" + (f" ({source.name})" if source else "")
-                verdict = self.landed(rf.name, origin, what)
-                out[rf.name] = Verdict(verdict.outcome, f"holds {what}", origin, breaking=True)
+                outcome = self.landed(rf.name, origin, what)
+                out[name] = FieldOutcome(outcome.outcome, f"holds {what}", origin, breaking=True)
+            elif rf.is_required:
+                out[name] = FieldOutcome(
+                    PARSE_ERROR, "required field missing: the parse fails", origin, True
+                )
             else:
-                out[rf.name] = Verdict(NEW_FIELD_DEFAULT, "reads as default", origin)
+                out[name] = FieldOutcome(NEW_FIELD_DEFAULT, "reads as default", origin)
         return out
+
+    def unset(
+        self,
+        wf: FieldDescriptor,
+        writer: Message,
+        reader: Message,
+        rf: FieldDescriptor | None,
+        origin: str,
+    ) -> FieldOutcome:
+        """A field the writer did not send: the reader sees its own default."""
+        required = rf is not None and rf.is_required and not rf.is_extension
+        if rf is not None and required and not wf.is_repeated and not reader.HasField(rf.name):
+            return FieldOutcome(
+                PARSE_ERROR, "required field missing: the parse fails", origin, True
+            )
+        if (
+            rf is None
+            or wf.has_presence
+            or wf.is_repeated
+            or rf.is_repeated
+            or _is_message(wf)
+            or _is_message(rf)
+            or not (wf.has_default_value or rf.has_default_value)
+        ):
+            return FieldOutcome(IDENTICAL, "not set", origin)
+        # No presence: the writer meant its zero value; the reader reads its own default.
+        wv, rv = _read_value(writer, wf), _read_value(reader, rf)
+        if _scalar_equal(wv, rv):
+            return FieldOutcome(IDENTICAL, "not set", origin)
+        return FieldOutcome(
+            CHANGED, f"unset {_short(wv)} reads as default {_short(rv)}", origin, True
+        )
 
     def compare_field(
         self,
         wf: FieldDescriptor,
         rf: FieldDescriptor,
-        written: dict[str, Any],
+        wv: Any,
+        reader: Message,
         read: dict[str, Any],
         unknown: set[int],
         origin: str,
-    ) -> Verdict:
-        wv = written[wf.name]
-        if rf.name not in read:
+    ) -> FieldOutcome:
+        r_name = _key(rf)
+        if r_name not in read:
             if wf.number in unknown:
-                return Verdict(LOST, f"unknown field {wf.number}", origin, breaking=True)
+                return FieldOutcome(LOST, f"unknown field {wf.number}", origin, breaking=True)
             for name, value in read.items():
                 if not _is_message(wf) and not wf.is_repeated and value == wv:
                     return self.landed(name, origin, "value")
-            return Verdict(CHANGED, "reads as default", origin, breaking=True)
-        rv = read[rf.name]
+            if not (_is_message(rf) or rf.is_repeated or _is_message(wf) or wf.is_repeated):
+                # Presence is not kept (e.g. an empty string out of a oneof): compare values.
+                rv = _read_value(reader, rf)
+                if _scalar_equal(wv, rv):
+                    return FieldOutcome(IDENTICAL, "same value", origin)
+            return FieldOutcome(CHANGED, "reads as default", origin, breaking=True)
+        rv = read[r_name]
         if _is_map(wf) or _is_map(rf):
             return self.compare_map(wf, rf, wv, rv, origin)
         if _is_message(wf) and _is_message(rf):
-            if wf.is_repeated != rf.is_repeated:
-                return Verdict(CHANGED, "cardinality differs", origin, breaking=True)
-            pairs = list(zip(wv, rv, strict=False)) if wf.is_repeated else [(wv, rv)]
-            if wf.is_repeated and len(wv) != len(rv):
-                return Verdict(CHANGED, f"{len(wv)} items read as {len(rv)}", origin, True)
-            return self.fold(wf.name, [self.compare(w, r) for w, r in pairs], origin)
+            return self.compare_messages(wf, rf, wv, rv, unknown, origin)
         if _is_message(wf) != _is_message(rf):
-            return Verdict(CHANGED, f"read as {_short(rv)}", origin, breaking=True)
+            return FieldOutcome(CHANGED, f"read as {_short(rv)}", origin, breaking=True)
         w_items = list(wv) if wf.is_repeated else [wv]
+        if wf.is_repeated and not rf.is_repeated:
+            # A singular reader keeps the last element of a list.
+            if not _scalar_equal(w_items[-1], rv):
+                return FieldOutcome(
+                    CHANGED, f"{_short(wv)} read as {_short(rv)}", origin, breaking=True
+                )
+            if len(w_items) > 1:
+                return FieldOutcome(
+                    LOST, f"{len(w_items)} items: only the last is kept", origin, True
+                )
+            return FieldOutcome(IDENTICAL, "same value", origin)
         r_items = list(rv) if rf.is_repeated else [rv]
-        if wf.is_repeated != rf.is_repeated or len(w_items) != len(r_items):
-            return Verdict(CHANGED, f"{_short(wv)} read as {_short(rv)}", origin, breaking=True)
+        if len(w_items) != len(r_items):
+            outcome = LOST if len(r_items) < len(w_items) else CHANGED
+            return FieldOutcome(
+                outcome, f"{_short(wv)} read as {_short(rv)}", origin, breaking=True
+            )
         differing = [
-            (a, b) for a, b in zip(w_items, r_items, strict=True) if not _scalar_equal(wf, rf, a, b)
+            (a, b)
+            for a, b in zip(w_items, r_items, strict=True)
+            if not _scalar_equal(a, b) or _unnamed(wf, rf, a)
         ]
         if not differing:
-            return Verdict(IDENTICAL, "same value", origin)
+            return FieldOutcome(IDENTICAL, "same value", origin)
         unnamed = _enum_values_unnamed(wf, rf, differing)
         if unnamed and self.direction == "new_to_old":
-            return Verdict(IGNORED_BY_OLD, f"enum value {unnamed} unknown to the reader", origin)
+            return FieldOutcome(
+                IGNORED_BY_OLD, f"enum value {unnamed} unknown to the reader", origin
+            )
         if unnamed:
-            return Verdict(CHANGED, f"enum value {unnamed} has no name in the reader", origin, True)
-        return Verdict(CHANGED, f"{_short(wv)} read as {_short(rv)}", origin, breaking=True)
+            return FieldOutcome(
+                CHANGED, f"enum value {unnamed} has no name in the reader", origin, True
+            )
+        return FieldOutcome(CHANGED, f"{_short(wv)} read as {_short(rv)}", origin, breaking=True)
+
+    def compare_messages(
+        self,
+        wf: FieldDescriptor,
+        rf: FieldDescriptor,
+        wv: Any,
+        rv: Any,
+        unknown: set[int],
+        origin: str,
+    ) -> FieldOutcome:
+        if wf.type != rf.type:
+            # A group and a length-delimited message have different wire types.
+            return FieldOutcome(LOST, f"unknown field {wf.number}", origin, breaking=True)
+        w_count = len(wv) if wf.is_repeated else 1
+        r_count = len(rv) if rf.is_repeated else 1
+        self.edges[_key(wf)] = (wf.message_type.full_name, rf.message_type.full_name)
+        if w_count > 1 and not rf.is_repeated:
+            return FieldOutcome(
+                LOST, f"{w_count} items merged into one message", origin, breaking=True
+            )
+        if w_count != r_count:
+            return FieldOutcome(CHANGED, f"{w_count} items read as {r_count}", origin, True)
+        return FieldOutcome(IDENTICAL, "arrived", origin)
 
     def compare_map(
         self, wf: FieldDescriptor, rf: FieldDescriptor, wv: Any, rv: Any, origin: str
-    ) -> Verdict:
+    ) -> FieldOutcome:
         if not (_is_map(wf) and _is_map(rf)):
-            return Verdict(CHANGED, "map read as non-map", origin, breaking=True)
+            return FieldOutcome(CHANGED, "map read as non-map", origin, breaking=True)
         w_value = wf.message_type.fields_by_name["value"]
         r_value = rf.message_type.fields_by_name["value"]
-        if set(wv.keys()) != set(rv.keys()):
-            return Verdict(CHANGED, "map keys differ", origin, breaking=True)
+        if len(wv) != len(rv) or not all(any(_scalar_equal(k, r) for r in rv) for k in wv):
+            return FieldOutcome(CHANGED, "map keys differ", origin, breaking=True)
         if _is_message(w_value) and _is_message(r_value):
-            return self.fold(wf.name, [self.compare(wv[k], rv[k]) for k in wv], origin)
-        if all(_scalar_equal(w_value, r_value, wv[k], rv[k]) for k in wv):
-            return Verdict(IDENTICAL, "same value", origin)
-        return Verdict(CHANGED, "map values differ", origin, breaking=True)
+            self.edges[_key(wf)] = (w_value.message_type.full_name, r_value.message_type.full_name)
+            return FieldOutcome(IDENTICAL, "arrived", origin)
+        if _is_message(w_value) != _is_message(r_value):
+            return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
+        r_keyed = {k if not isinstance(k, bytes) else k.decode(errors="replace"): k for k in rv}
+        for key in wv:
+            lookup = key.decode(errors="replace") if isinstance(key, bytes) else key
+            if not _scalar_equal(wv[key], rv[r_keyed.get(lookup, key)]):
+                return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
+        return FieldOutcome(IDENTICAL, "same value", origin)
 
-    def fold(self, name: str, levels: list[dict[str, Verdict]], origin: str) -> Verdict:
-        nested = [
-            Verdict(v.outcome, f"{name}.{field}: {v.detail}", v.origin, v.breaking)
-            for level in levels
-            for field, v in level.items()
-        ]
-        worst = _worst(v for v in nested if v.outcome != IDENTICAL)
-        return worst or Verdict(IDENTICAL, "same value", origin)
+
+def _has_default(field: FieldDescriptor, value: Any) -> bool:
+    """Whether a read value is only the field's default (presence without content)."""
+    if _is_message(field) or field.is_repeated:
+        return False
+    return bool(value == field.default_value)
+
+
+def _parse(reader_cls: type[Message], data: bytes) -> Message:
+    reader = reader_cls()
+    reader.MergeFromString(data)  # required fields are judged per field, not by the parse
+    return reader
 
 
 def _parse_errors(
-    sample: Message, reader_cls: type[Message], error: DecodeError, comparer: _Comparer
-) -> dict[str, Verdict]:
+    sample: Message, reader_cls: type[Message], error: Exception, comparer: _Comparer
+) -> dict[str, FieldOutcome]:
     """Attribute a parse failure to the fields that cause it on their own; every other field
     is judged as it reads when sent alone."""
     descriptor = sample.DESCRIPTOR
     set_fields = [f for f, _ in sample.ListFields()]
-    blamed: dict[str, Verdict] = {}
-    alone_verdicts: dict[str, Verdict] = {}
+    blamed: dict[str, FieldOutcome] = {}
+    alone_outcomes: dict[str, FieldOutcome] = {}
     for field in set_fields:
         alone = type(sample)()
         alone.CopyFrom(sample)
         for other in set_fields:
             if other is not field:
-                alone.ClearField(other.name)
+                if other.is_extension:
+                    alone.ClearExtension(other)
+                else:
+                    alone.ClearField(other.name)
+        name = _key(field)
         try:
-            parsed = reader_cls.FromString(alone.SerializeToString())
-        except DecodeError as exc:
-            origin = f"{descriptor.full_name}.{field.name}"
-            blamed[field.name] = Verdict(PARSE_ERROR, str(exc), origin, breaking=True)
+            parsed = _parse(reader_cls, alone.SerializePartialToString())
+            outcome = comparer.compare(alone, parsed).get(name)
+        except (DecodeError, ValueError, UnicodeError) as exc:
+            origin = f"{descriptor.full_name}.{name}"
+            blamed[name] = FieldOutcome(PARSE_ERROR, str(exc) or "parse failed", origin, True)
             continue
-        verdict = comparer.compare(alone, parsed).get(field.name)
-        if verdict is not None:
-            alone_verdicts[field.name] = verdict
+        if outcome is not None:
+            alone_outcomes[name] = outcome
     if blamed:
-        return {**alone_verdicts, **blamed}
+        return {**alone_outcomes, **blamed}
     # Only the combination fails: every field shares the blame.
     return {
-        field.name: Verdict(
-            PARSE_ERROR, str(error), f"{descriptor.full_name}.{field.name}", breaking=True
+        _key(field): FieldOutcome(
+            PARSE_ERROR, str(error), f"{descriptor.full_name}.{_key(field)}", breaking=True
         )
         for field in set_fields
     }
 
 
-def replay_message(
+@dataclass
+class _Pair:
+    """One (writer, reader) message pair in one direction: its own level, then folded."""
+
+    fields: dict[str, FieldOutcome]
+    edges: dict[str, Edge]
+    samples: int
+    worst: FieldOutcome | None
+
+
+def replay_pair(
     writer_cls: type[Message], reader_cls: type[Message], direction: Direction
-) -> tuple[list[tuple[str, Verdict]], list[Verdict], int]:
-    """Per field, the worst verdict over all samples; plus every breaking verdict seen."""
+) -> tuple[_Pair, list[FieldOutcome]]:
+    """Per field of this level, the worst outcome over all samples; plus every breaking one."""
     comparer = _Comparer(direction)
-    worst: dict[str, Verdict] = {}
-    breaking: list[Verdict] = []
-    samples = build_samples(writer_cls)
+    worst: dict[str, FieldOutcome] = {}
+    breaking: list[FieldOutcome] = []
+    samples = build_samples(writer_cls, max_depth=SAMPLE_DEPTH)
     for sample in samples:
         try:
-            verdicts = comparer.compare(sample, reader_cls.FromString(sample.SerializeToString()))
-        except DecodeError as exc:
-            verdicts = _parse_errors(sample, reader_cls, exc, comparer)
-        for name, verdict in verdicts.items():
-            if verdict.breaking:
-                breaking.append(verdict)
-            if name not in worst or verdict.worse_than(worst[name]):
-                worst[name] = verdict
-    return list(worst.items()), breaking, len(samples)
+            data = sample.SerializePartialToString()
+        except EncodeError as exc:  # pragma: no cover - partial serialisation does not check
+            log.debug("sample of %s does not encode: %s", writer_cls.DESCRIPTOR.full_name, exc)
+            continue
+        try:
+            outcomes = comparer.compare(sample, _parse(reader_cls, data))
+        except (DecodeError, ValueError, UnicodeError) as exc:
+            outcomes = _parse_errors(sample, reader_cls, exc, comparer)
+        for name, outcome in outcomes.items():
+            if outcome.breaking:
+                breaking.append(outcome)
+            if name not in worst or outcome.worse_than(worst[name]):
+                worst[name] = outcome
+    pair = _Pair(worst, dict(comparer.edges), len(samples), _worst(worst.values()))
+    return pair, breaking
+
+
+def _dialect(schema: Schema, descriptor: Descriptor) -> bytes:
+    """What of a message's file changes how its fields read: syntax, edition, file features."""
+    cache: dict[str, bytes] = schema.__dict__.setdefault("_dialects", {})
+    name = descriptor.file.name
+    if name not in cache:
+        proto = next((f for f in schema.files.file if f.name == name), None)
+        context = descriptor_pb2.FileDescriptorProto()
+        if proto is not None:
+            context.syntax = proto.syntax
+            if proto.HasField("edition"):
+                context.edition = proto.edition
+            if proto.options.HasField("features"):
+                context.options.features.CopyFrom(proto.options.features)
+        cache[name] = context.SerializeToString()
+    return cache[name]
+
+
+def _oneof_members(field: FieldDescriptor) -> frozenset[str] | None:
+    oneof = field.containing_oneof
+    return None if oneof is None else frozenset(f.name for f in oneof.fields)
+
+
+Signature = tuple[Any, ...]
+
+
+def _signature(field: FieldDescriptor) -> Signature | None:
+    """What decides how a field reads, as a comparable value; None when only sampling can
+    tell (maps, field options such as editions features)."""
+    if _is_map(field) or field.has_options:
+        return None
+    message = field.message_type.name if _is_message(field) else None
+    default = None if field.is_repeated or message else field.default_value
+    enum = None
+    if field.type == F.TYPE_ENUM:
+        enum = (frozenset(field.enum_type.values_by_number), field.enum_type.is_closed)
+    return (
+        field.number,
+        field.type,
+        field.is_repeated,
+        field.has_presence,
+        field.is_required,
+        _oneof_members(field),
+        default,
+        enum,
+        message,
+    )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A message's fields as the static judgement needs them, computed once per message."""
+
+    full_name: str
+    names: dict[str, tuple[int, Signature | None, FieldDescriptor]]
+    numbers: frozenset[int]
+    plain: bool  # no extensions, no message options
+
+
+def _shape(descriptor: Descriptor) -> _Shape:
+    fields = list(descriptor.fields)
+    return _Shape(
+        descriptor.full_name,
+        {f.name: (f.number, _signature(f), f) for f in fields},
+        frozenset(f.number for f in fields),
+        not descriptor.extension_ranges and not descriptor.has_options,
+    )
+
+
+def _static_pair(w: _Shape, r: _Shape, direction: Direction, same_dialect: bool) -> _Pair | None:
+    """The replay of a pair whose fields are each unchanged, added or removed (no number
+    reused, no type changed), read off the declarations; None when it must be sampled."""
+    if not (same_dialect and w.plain and r.plain):
+        return None
+    fields: dict[str, FieldOutcome] = {}
+    edges: dict[str, Edge] = {}
+    removed = IGNORED_BY_OLD if direction == "new_to_old" else LOST
+    for name, (number, signature, wf) in w.names.items():
+        origin = f"{w.full_name}.{name}"
+        found = r.names.get(name)
+        if found is None:
+            if number in r.numbers:
+                return None
+            fields[name] = FieldOutcome(removed, f"unknown field {number}", origin)
+            continue
+        if signature is None or signature != found[1]:
+            return None
+        if signature[-1] is not None:
+            edges[name] = (wf.message_type.full_name, found[2].message_type.full_name)
+            fields[name] = FieldOutcome(IDENTICAL, "arrived", origin)
+        else:
+            fields[name] = FieldOutcome(IDENTICAL, "same value", origin)
+    for name, (number, _, rf) in r.names.items():
+        if name in w.names:
+            continue
+        if number in w.numbers:
+            return None
+        origin = f"{r.full_name}.{name}"
+        if rf.is_required:
+            fields[name] = FieldOutcome(
+                PARSE_ERROR, "required field missing: the parse fails", origin, True
+            )
+        else:
+            fields[name] = FieldOutcome(NEW_FIELD_DEFAULT, "reads as default", origin)
+    return _Pair(fields, edges, 0, _worst(fields.values()))
+
+
+def replay_message(
+    writer_cls: type[Message], reader_cls: type[Message], direction: Direction
+) -> tuple[list[tuple[str, FieldOutcome]], list[FieldOutcome], int]:
+    """One message pair with everything it holds, on its own (tests and callers outside a run)."""
+    forward = direction == "old_to_new"
+    engine = _Engine(writer_cls, reader_cls) if forward else _Engine(reader_cls, writer_cls)
+    key = (direction, writer_cls.DESCRIPTOR.full_name, reader_cls.DESCRIPTOR.full_name)
+    engine.run([key])
+    pair = engine.pairs[key]
+    return list(engine.folded(key).items()), engine.breaking, pair.samples
+
+
+PairKey = tuple[str, str, str]  # (direction, writer message, reader message)
+
+
+class _Engine:
+    """Replays message pairs once each and folds nested outcomes into their holders."""
+
+    def __init__(
+        self,
+        old: type[Message] | Schema,
+        new: type[Message] | Schema,
+        known: Callable[[PairKey], bool] = lambda key: False,
+    ) -> None:
+        self.old, self.new = old, new
+        self.known = known  # pairs known IDENTICAL from their structure: never sampled
+        self.shapes: dict[tuple[int, str], _Shape] = {}
+        self.pairs: dict[PairKey, _Pair] = {}
+        self.breaking: list[FieldOutcome] = []
+
+    def _shape(self, side: Schema, descriptor: Descriptor) -> _Shape:
+        key = (id(side), descriptor.full_name)
+        if key not in self.shapes:
+            self.shapes[key] = _shape(descriptor)
+        return self.shapes[key]
+
+    def _cls(self, side: type[Message] | Schema, name: str) -> type[Message]:
+        if isinstance(side, Schema):
+            return side.message(name)
+        pool = side.DESCRIPTOR.file.pool
+        cls: type[Message] = message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+        return cls
+
+    def run(self, keys: Iterable[PairKey]) -> None:
+        pending = list(keys)
+        while pending:
+            key = pending.pop()
+            if key in self.pairs:
+                continue
+            direction, writer_name, reader_name = key
+            if self.known(key):
+                self.pairs[key] = _Pair({}, {}, 0, None)
+                continue
+            writer_side, reader_side = (
+                (self.old, self.new) if direction == "old_to_new" else (self.new, self.old)
+            )
+            pair = None
+            if isinstance(writer_side, Schema) and isinstance(reader_side, Schema):
+                wd = writer_side.descriptor(writer_name)
+                rd = reader_side.descriptor(reader_name)
+                same = _dialect(writer_side, wd) == _dialect(reader_side, rd)
+                pair = _static_pair(
+                    self._shape(writer_side, wd),
+                    self._shape(reader_side, rd),
+                    direction,  # type: ignore[arg-type]
+                    same,
+                )
+            broken = [v for v in pair.fields.values() if v.breaking] if pair else []
+            if pair is None:
+                try:
+                    pair, broken = replay_pair(
+                        self._cls(writer_side, writer_name),
+                        self._cls(reader_side, reader_name),
+                        direction,  # type: ignore[arg-type]
+                    )
+                except Exception as exc:  # one message the runtime cannot handle, not the run
+                    log.debug("replay of %s failed", writer_name, exc_info=True)
+                    why = FieldOutcome(
+                        NOT_REPLAYABLE, f"replay failed: {type(exc).__name__}: {exc}", writer_name
+                    )
+                    pair = _Pair({"": why}, {}, 0, why)
+            self.pairs[key] = pair
+            self.breaking.extend(broken)
+            pending.extend((direction, w, r) for w, r in pair.edges.values())
+        self._propagate()
+
+    def _propagate(self) -> None:
+        """Each pair's worst outcome includes the worst of every pair it holds (to a fixpoint;
+        an outcome only ever gets worse, so each pair is revisited a bounded number of times)."""
+        parents: dict[PairKey, list[PairKey]] = {}
+        for key, pair in self.pairs.items():
+            for w, r in pair.edges.values():
+                parents.setdefault((key[0], w, r), []).append(key)
+        pending = [k for k, p in self.pairs.items() if p.worst and p.worst.outcome != IDENTICAL]
+        while pending:
+            child = pending.pop()
+            worst = self.pairs[child].worst
+            if worst is None:
+                continue
+            for parent in parents.get(child, ()):
+                pair = self.pairs[parent]
+                if pair.worst is None or worst.worse_than(pair.worst):
+                    pair.worst = worst
+                    pending.append(parent)
+
+    def folded(self, key: PairKey) -> dict[str, FieldOutcome]:
+        """The pair's fields, each with the worst outcome of the nested pair it holds."""
+        pair = self.pairs[key]
+        out = dict(pair.fields)
+        for name, (w, r) in pair.edges.items():
+            nested = self.pairs.get((key[0], w, r))
+            if nested is None or nested.worst is None or nested.worst.outcome == IDENTICAL:
+                continue
+            current = out.get(name)
+            if current is None or nested.worst.worse_than(current):
+                detail = nested.worst.detail
+                if len(detail) < DETAIL_LIMIT:
+                    detail = f"{name}: {detail}"
+                out[name] = FieldOutcome(
+                    nested.worst.outcome, detail, nested.worst.origin, nested.worst.breaking
+                )
+        return out
 
 
 def reachable_messages(schema: Schema, *, requests_only: bool = False) -> set[str]:
     """Full names of messages reachable from any RPC's request (and response) type."""
     pending: list[Descriptor] = []
-    for method in schema.methods():
-        pending.append(method.request.DESCRIPTOR)
-        if not requests_only:
-            pending.append(method.response.DESCRIPTOR)
+    for file_proto in schema.files.file:
+        if file_proto.name.startswith("google/") or not file_proto.service:
+            continue
+        for service in schema.pool.FindFileByName(file_proto.name).services_by_name.values():
+            for method in service.methods:
+                pending.append(method.input_type)
+                if not requests_only:
+                    pending.append(method.output_type)
     seen: set[str] = set()
     while pending:
         descriptor = pending.pop()
         if descriptor.full_name in seen:
             continue
-        if not descriptor.GetOptions().map_entry:
-            seen.add(descriptor.full_name)
+        seen.add(descriptor.full_name)
         pending.extend(f.message_type for f in descriptor.fields if _is_message(f))
     return {name for name in seen if not name.startswith("google.protobuf.")}
 
 
-def replay(baseline: Schema, current: Schema, names: Names, label: str) -> ReplayRun:
-    """Both directions for every message reachable from an RPC in either schema."""
-    to_current = {name: names.current(name) for name in _all_messages(baseline)}
-    to_baseline = {new: old for old, new in to_current.items()}
-    wanted = reachable_messages(current) | {
-        to_current[n] for n in reachable_messages(baseline) if n in to_current
+def _type_protos(
+    files: descriptor_pb2.FileDescriptorSet,
+) -> dict[str, tuple[Any, descriptor_pb2.FileDescriptorProto]]:
+    """Every message and enum type by full name (no leading dot), with its file."""
+    found: dict[str, tuple[Any, descriptor_pb2.FileDescriptorProto]] = {}
+    for file_proto in files.file:
+        prefix = f"{file_proto.package}." if file_proto.package else ""
+        pending: list[tuple[str, Any]] = [(prefix + m.name, m) for m in file_proto.message_type]
+        pending += [(prefix + e.name, e) for e in file_proto.enum_type]
+        while pending:
+            name, proto = pending.pop()
+            found[name] = (proto, file_proto)
+            if isinstance(proto, descriptor_pb2.DescriptorProto):
+                pending += [(f"{name}.{m.name}", m) for m in proto.nested_type]
+                pending += [(f"{name}.{e.name}", e) for e in proto.enum_type]
+    return found
+
+
+def _extensions_by_extendee(
+    files: descriptor_pb2.FileDescriptorSet,
+) -> dict[str, list[descriptor_pb2.FieldDescriptorProto]]:
+    found: dict[str, list[descriptor_pb2.FieldDescriptorProto]] = {}
+    for file_proto in files.file:
+        extensions = list(file_proto.extension)
+        pending = list(file_proto.message_type)
+        while pending:
+            message = pending.pop()
+            extensions.extend(message.extension)
+            pending.extend(message.nested_type)
+        for extension in extensions:
+            found.setdefault(extension.extendee.lstrip("."), []).append(extension)
+    return found
+
+
+def _wire_form(
+    proto: Any,
+    file_proto: descriptor_pb2.FileDescriptorProto,
+    extensions: list[descriptor_pb2.FieldDescriptorProto],
+    names: Names | None,
+) -> tuple[bytes, tuple[str, ...]]:
+    """What the wire replay of a type depends on, as bytes; and the types it refers to."""
+    copy = type(proto)()
+    copy.CopyFrom(proto)
+    refs: list[str] = []
+    if isinstance(copy, descriptor_pb2.DescriptorProto):
+        del copy.nested_type[:]
+        del copy.enum_type[:]
+        del copy.reserved_range[:]
+        del copy.reserved_name[:]
+        del copy.extension[:]
+        copy.extension.extend(sorted(extensions, key=lambda e: e.number))
+        for field in [*copy.field, *copy.extension]:
+            field.ClearField("json_name")
+            if field.type_name:
+                bare = field.type_name.lstrip(".")
+                field.type_name = names.current(bare) if names else bare
+                refs.append(field.type_name)
+            if field.extendee:
+                field.ClearField("extendee")
+    else:
+        del copy.reserved_range[:]
+        del copy.reserved_name[:]
+    context = descriptor_pb2.FileDescriptorProto(syntax=file_proto.syntax)
+    if file_proto.HasField("edition"):
+        context.edition = file_proto.edition
+    if file_proto.options.HasField("features"):
+        context.options.features.CopyFrom(file_proto.options.features)
+    return context.SerializeToString() + b"\0" + copy.SerializeToString(deterministic=True), tuple(
+        refs
+    )
+
+
+def identical_messages(
+    baseline: descriptor_pb2.FileDescriptorSet,
+    current: descriptor_pb2.FileDescriptorSet,
+    names: Names,
+) -> set[str]:
+    """Baseline message names whose whole transitive structure is the same in `current`."""
+    old_types, new_types = _type_protos(baseline), _type_protos(current)
+    old_ext, new_ext = _extensions_by_extendee(baseline), _extensions_by_extendee(current)
+    new_forms = {
+        name: _wire_form(proto, file_proto, new_ext.get(name, []), None)[0]
+        for name, (proto, file_proto) in new_types.items()
     }
+    differs: set[str] = set()
+    users: dict[str, list[str]] = {}
+    for name, (proto, file_proto) in old_types.items():
+        mapped = names.current(name)
+        form, refs = _wire_form(proto, file_proto, old_ext.get(name, []), names)
+        if new_forms.get(mapped) != form:
+            differs.add(name)
+        for ref in refs:
+            users.setdefault(ref, []).append(name)
+    # Everything that reaches a differing type differs too (walk the users backwards).
+    pending = list(differs)
+    while pending:
+        name = pending.pop()
+        for user in users.get(names.current(name), ()):
+            if user not in differs:
+                differs.add(user)
+                pending.append(user)
+    return {
+        name
+        for name, (proto, _) in old_types.items()
+        if isinstance(proto, descriptor_pb2.DescriptorProto) and name not in differs
+    }
+
+
+def _refusal(schema: Schema, name: str) -> str | None:
+    for refused, reason in schema.refused.items():
+        if name == refused or name.startswith(refused + "."):
+            return reason
+    return None
+
+
+def _record(
+    label: str, direction: str, name: str, outcome: str, samples: int, fields: Any
+) -> ReplayResult:
+    return ReplayResult(
+        baseline=label,
+        direction=direction,  # type: ignore[arg-type]
+        message=name,
+        outcome=outcome,
+        samples=samples,
+        fields=tuple(fields),
+    )
+
+
+DIRECTIONS: tuple[Direction, Direction] = ("old_to_new", "new_to_old")
+
+
+def replay(baseline: Schema, current: Schema, names: Names, label: str) -> ReplayRun:
+    """Both directions for every message of the baseline that the current schema still has."""
+    old_types, new_types = _type_protos(baseline.files), _type_protos(current.files)
+    to_current = {
+        name: names.current(name)
+        for name, (proto, _) in old_types.items()
+        if isinstance(proto, descriptor_pb2.DescriptorProto)
+        and not proto.options.map_entry
+        and not name.startswith("google.protobuf.")
+    }
+    identical = identical_messages(baseline.files, current.files, names)
     requests = reachable_messages(current, requests_only=True)
-    current_messages = _all_messages(current)
+    engine = _Engine(
+        baseline,
+        current,
+        lambda key: _old_of(key) in identical and names.current(_old_of(key)) == _new_of(key),
+    )
     results: list[ReplayResult] = []
-    breaking: set[str] = set()
-    hazard_fields: set[str] = set()
-    for name in sorted(wanted):
-        old_name = to_baseline.get(name)
-        if old_name is None or name not in current_messages:
+    wanted: list[tuple[str, str]] = []
+    for old_name in sorted(to_current):
+        name = to_current[old_name]
+        if not isinstance(new_types.get(name, (None,))[0], descriptor_pb2.DescriptorProto):
             continue
-        old_cls, new_cls = baseline.message(old_name), current.message(name)
-        for direction, writer, reader in (
-            ("old_to_new", old_cls, new_cls),
-            ("new_to_old", new_cls, old_cls),
-        ):
-            fields, broken, count = replay_message(writer, reader, direction)  # type: ignore[arg-type]
-            breaking.update(v.origin for v in broken)
+        refused = _refusal(baseline, old_name) or _refusal(current, name)
+        if refused is not None:
+            why = ReplayField("", NOT_REPLAYABLE, f"the Python runtime refuses it: {refused}")
+            for direction in DIRECTIONS:
+                results.append(_record(label, direction, name, NOT_REPLAYABLE, 0, [why]))
+            continue
+        if old_name in identical:
+            same = [
+                ReplayField(f.name, IDENTICAL, "same structure in both schemas")
+                for f in new_types[name][0].field
+            ]
+            for direction in DIRECTIONS:
+                results.append(_record(label, direction, name, IDENTICAL, 0, same))
+            continue
+        wanted.append((old_name, name))
+    keys = [_pair_key(d, old, new) for old, new in wanted for d in DIRECTIONS]
+    engine.run(keys)
+    hazard_fields: set[str] = set()
+    for old_name, name in wanted:
+        for direction in DIRECTIONS:
+            key = _pair_key(direction, old_name, name)
+            fields = engine.folded(key)
             if direction == "new_to_old" and name in requests:
-                hazard_fields.update(v.origin for _, v in fields if v.outcome == IGNORED_BY_OLD)
-            overall = _worst(v for _, v in fields)
+                hazard_fields.update(
+                    v.origin for v in fields.values() if v.outcome == IGNORED_BY_OLD
+                )
+            overall = _worst(fields.values())
             results.append(
-                ReplayResult(
-                    baseline=label,
-                    direction=direction,  # type: ignore[arg-type]
-                    message=name,
-                    outcome=overall.outcome if overall else IDENTICAL,
-                    samples=count,
-                    fields=tuple(ReplayField(n, v.outcome, v.detail) for n, v in fields),
+                _record(
+                    label,
+                    direction,
+                    name,
+                    overall.outcome if overall else IDENTICAL,
+                    engine.pairs[key].samples,
+                    (ReplayField(n, v.outcome, v.detail) for n, v in fields.items()),
                 )
             )
+    results.sort(key=lambda r: (r.message, DIRECTIONS.index(r.direction)))
+    breaking = frozenset(v.origin for v in engine.breaking)
     hazards = (Hazard(HAZARD_SERVERS_FIRST, tuple(sorted(hazard_fields))),) if hazard_fields else ()
-    return ReplayRun(tuple(results), frozenset(breaking), hazards)
+    return ReplayRun(tuple(results), breaking, hazards)
 
 
-def _all_messages(schema: Schema) -> set[str]:
-    found: set[str] = set()
+def _old_of(key: PairKey) -> str:
+    return key[1] if key[0] == "old_to_new" else key[2]
 
-    def walk(descriptor: Descriptor) -> None:
-        found.add(descriptor.full_name)
-        for nested in descriptor.nested_types:
-            walk(nested)
 
+def _new_of(key: PairKey) -> str:
+    return key[2] if key[0] == "old_to_new" else key[1]
+
+
+def _pair_key(direction: Direction, old_name: str, new_name: str) -> PairKey:
+    if direction == "old_to_new":
+        return (direction, old_name, new_name)
+    return (direction, new_name, old_name)
+
+
+def _all_messages(schema: Schema) -> dict[str, Descriptor]:
+    """Every message the schema's pool holds, by full name (refused ones are absent)."""
+    found: dict[str, Descriptor] = {}
+    pending: list[Descriptor] = []
     for file_proto in schema.files.file:
-        file_desc = schema.pool.FindFileByName(file_proto.name)
-        for descriptor in file_desc.message_types_by_name.values():
-            walk(descriptor)
+        try:
+            file_desc = schema.pool.FindFileByName(file_proto.name)
+        except KeyError:
+            continue
+        pending.extend(file_desc.message_types_by_name.values())
+    while pending:
+        descriptor = pending.pop()
+        found[descriptor.full_name] = descriptor
+        pending.extend(descriptor.nested_types)
     return found

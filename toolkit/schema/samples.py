@@ -71,6 +71,11 @@ def scalar_value(field: FieldDescriptor, variant: int) -> Any:
     raise ValueError(f"unsupported field type {kind} of {field.full_name}")
 
 
+def _is_message(field: FieldDescriptor) -> bool:
+    """A message field, delimited-encoded ones (proto2 groups, editions) included."""
+    return field.type in (F.TYPE_MESSAGE, F.TYPE_GROUP)
+
+
 def _is_map(field: FieldDescriptor) -> bool:
     return bool(
         field.type == F.TYPE_MESSAGE
@@ -79,10 +84,57 @@ def _is_map(field: FieldDescriptor) -> bool:
     )
 
 
-def populate(message: Message, sample: int, depth: int = 0, stack: tuple[str, ...] = ()) -> None:
-    """Set every field of `message` (one arm per oneof) for sample number `sample`."""
+def _set_field(
+    message: Message,
+    field: FieldDescriptor,
+    sample: int,
+    depth: int,
+    stack: tuple[str, ...],
+    max_depth: int,
+) -> None:
+    variant = sample % VARIANTS
+    holder: Any = message.Extensions if field.is_extension else None
+    key: Any = field if field.is_extension else field.name
+
+    def get() -> Any:
+        return holder[key] if holder is not None else getattr(message, key)
+
+    if _is_message(field):
+        if depth >= max_depth or (field.message_type.full_name in stack and not _is_map(field)):
+            return
+        if _is_map(field):
+            _populate_map(message, field, sample, depth, stack, max_depth)
+        elif field.is_repeated:
+            container = get()
+            # The edge variant writes one element: a list of one reads back as a single value.
+            for offset in range(1 if variant == 1 else 2):
+                populate(container.add(), sample + offset, depth + 1, stack, max_depth)
+        else:
+            child = get()
+            child.SetInParent()
+            populate(child, sample, depth + 1, stack, max_depth)
+    elif variant == STRINGS_ONLY and field.type not in (F.TYPE_STRING, F.TYPE_BYTES):
+        return
+    elif field.is_repeated:
+        values = [scalar_value(field, variant), scalar_value(field, (variant + 1) % STRINGS_ONLY)]
+        get().extend(values[:1] if variant == 1 else values)
+    elif holder is not None:
+        holder[key] = scalar_value(field, variant)
+    else:
+        setattr(message, key, scalar_value(field, variant))
+
+
+def populate(
+    message: Message,
+    sample: int,
+    depth: int = 0,
+    stack: tuple[str, ...] = (),
+    max_depth: int = MAX_DEPTH,
+) -> None:
+    """Set every field of `message` (one arm per oneof) for sample number `sample`, and the
+    extensions its pool knows; nested messages down to `max_depth` levels."""
     descriptor = message.DESCRIPTOR
-    variant, arm = sample % VARIANTS, sample // VARIANTS
+    arm = sample // VARIANTS
     skipped = {
         field.name
         for oneof in real_oneofs(descriptor)
@@ -91,55 +143,39 @@ def populate(message: Message, sample: int, depth: int = 0, stack: tuple[str, ..
     }
     stack = (*stack, descriptor.full_name)
     for field in descriptor.fields:
-        if field.name in skipped:
-            continue
-        if field.type == F.TYPE_MESSAGE:
-            nested = field.message_type
-            if nested.full_name in stack and not _is_map(field):
-                continue
-            if depth >= MAX_DEPTH:
-                continue
-            if _is_map(field):
-                _populate_map(message, field, sample, depth, stack)
-            elif field.is_repeated:
-                container = getattr(message, field.name)
-                for offset in range(2):
-                    populate(container.add(), sample + offset, depth + 1, stack)
-            else:
-                child = getattr(message, field.name)
-                child.SetInParent()
-                populate(child, sample, depth + 1, stack)
-        elif field.type == F.TYPE_GROUP or (
-            variant == STRINGS_ONLY and field.type not in (F.TYPE_STRING, F.TYPE_BYTES)
-        ):
-            continue
-        elif field.is_repeated:
-            getattr(message, field.name).extend(
-                [scalar_value(field, variant), scalar_value(field, (variant + 1) % STRINGS_ONLY)]
-            )
-        else:
-            setattr(message, field.name, scalar_value(field, variant))
+        if field.name not in skipped:
+            _set_field(message, field, sample, depth, stack, max_depth)
+    if descriptor.extension_ranges:
+        for extension in descriptor.file.pool.FindAllExtensions(descriptor):
+            _set_field(message, extension, sample, depth, stack, max_depth)
 
 
 def _populate_map(
-    message: Message, field: FieldDescriptor, sample: int, depth: int, stack: tuple[str, ...]
+    message: Message,
+    field: FieldDescriptor,
+    sample: int,
+    depth: int,
+    stack: tuple[str, ...],
+    max_depth: int,
 ) -> None:
     entry = field.message_type
     key_field, value_field = entry.fields_by_name["key"], entry.fields_by_name["value"]
     container = getattr(message, field.name)
     for offset in range(2):
         key = scalar_value(key_field, (sample + offset) % STRINGS_ONLY)
-        if value_field.type == F.TYPE_MESSAGE:
+        if _is_message(value_field):
             if value_field.message_type.full_name not in stack:
-                populate(container[key], sample + offset, depth + 1, stack)
+                populate(container[key], sample + offset, depth + 1, stack, max_depth)
+            else:
+                container[key].SetInParent()
         else:
             container[key] = scalar_value(value_field, (sample + offset) % STRINGS_ONLY)
 
 
-def build_samples(cls: type[Message]) -> list[Message]:
+def build_samples(cls: type[Message], max_depth: int = MAX_DEPTH) -> list[Message]:
     samples = []
     for sample in range(sample_count(cls.DESCRIPTOR)):
         message = cls()
-        populate(message, sample)
+        populate(message, sample, max_depth=max_depth)
         samples.append(message)
     return samples

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import subprocess
 import tarfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -87,10 +89,17 @@ def _read_image(path: Path) -> descriptor_pb2.FileDescriptorSet:
     return files
 
 
-def load_schema_source(
-    spec: str, *, project_root: Path, cache_dir: Path, workdir: Path
-) -> LoadedSchema:
-    """Read, compile (cached) and version the schema named by `spec`."""
+@dataclass(frozen=True)
+class LocatedSchema:
+    """Where a schema's files are, before compiling: enough for buf to start on it."""
+
+    spec: str
+    kind: SourceKind
+    path: Path
+
+
+def locate_schema_source(spec: str, *, project_root: Path, workdir: Path) -> LocatedSchema:
+    """Resolve `spec` to a folder or image (a git ref is exported first); nothing compiled."""
     kind: SourceKind
     if spec.startswith(GIT_PREFIX):
         kind, path = "git", _export_git(spec, project_root, workdir)
@@ -104,6 +113,12 @@ def load_schema_source(
             kind = "dir"
         else:
             raise SchemaSourceError(f"{spec}: no such folder or image file")
+    return LocatedSchema(spec, kind, path)
+
+
+def load_located(located: LocatedSchema, cache_dir: Path) -> LoadedSchema:
+    """Read or compile (cached) and version a located schema."""
+    spec, kind, path = located.spec, located.kind, located.path
     try:
         files = _read_image(path) if kind == "image" else compiled_descriptor_set(path, cache_dir)
         declaration = find_version(files, None if kind == "image" else path)
@@ -114,3 +129,20 @@ def load_schema_source(
         if tagged is not None:  # the release tag names the version of what it tags
             declaration = VersionDeclaration(tagged, None, None)
     return LoadedSchema(spec, kind, path, None if kind == "image" else path, files, declaration)
+
+
+def load_all(located: Sequence[LocatedSchema], cache_dir: Path) -> list[LoadedSchema]:
+    """`load_located` for each, the compilers running side by side; the first error wins."""
+    if len(located) < 2:
+        return [load_located(one, cache_dir) for one in located]
+    with ThreadPoolExecutor(max_workers=len(located)) as pool:
+        futures = [pool.submit(load_located, one, cache_dir) for one in located]
+        return [future.result() for future in futures]
+
+
+def load_schema_source(
+    spec: str, *, project_root: Path, cache_dir: Path, workdir: Path
+) -> LoadedSchema:
+    """Read, compile (cached) and version the schema named by `spec`."""
+    located = locate_schema_source(spec, project_root=project_root, workdir=workdir)
+    return load_located(located, cache_dir)

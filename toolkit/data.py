@@ -11,6 +11,8 @@ PACKAGE_DATA = Path(__file__).resolve().parent / "_data"
 SOURCE_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 BASELINE_PROTO = Path("baseline") / "proto"
+# A schema source naming shipped data (`shipped:baseline`), as reports show it.
+SHIPPED_PREFIX = "shipped:"
 LEGACY_REQUESTS = Path("legacy_requests")
 
 
@@ -27,3 +29,10 @@ def baseline_proto_dir() -> Path:
 def legacy_requests_dir() -> Path:
     """`<Rpc>/<case>/NN.txtpb` recordings of old clients, with their wire bytes beside them."""
     return _shipped(LEGACY_REQUESTS)
+
+
+def shipped_schema(spec: str) -> Path | None:
+    """The folder a `shipped:NAME` source names (only `shipped:baseline`), else None."""
+    if spec == f"{SHIPPED_PREFIX}baseline":
+        return baseline_proto_dir()
+    return None

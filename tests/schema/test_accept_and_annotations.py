@@ -72,6 +72,7 @@ def test_cli_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
             "backward",
             *common,
         ],
+        cwd=CASES_ROOT,
         env=env,
     )
     assert breaking.returncode == 1, breaking.stderr
@@ -82,7 +83,7 @@ def test_cli_exit_codes_follow_the_verdict(tmp_path: Path) -> None:
             "check", "--baseline", "rpc_removed/baseline", "--current", "rpc_removed/current",
             "--accept", str(accept), "--compat", "backward", *common,
         ],
-        env=env,
+        cwd=CASES_ROOT, env=env,
     )  # fmt: skip
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert f"acceptance {RPC_REMOVED}: used" in accepted.stdout
@@ -104,7 +105,7 @@ def test_github_annotations_only_for_breaking_findings(
             "--current", f"{case}/current", "--json", str(tmp_path / "s.json"),
             "--annotations", "github",
         ],
-        env=cli_env(tmp_path / "cache"),
+        cwd=CASES_ROOT, env=cli_env(tmp_path / "cache"),
     )  # fmt: skip
     annotations = [
         line
@@ -129,7 +130,7 @@ def test_annotations_leave_out_accepted_changes(tmp_path: Path) -> None:
             "--current", "rpc_removed/current", "--json", str(tmp_path / "s.json"),
             "--annotations", "github", "--accept", str(accept),
         ],
-        env=cli_env(tmp_path / "cache"),
+        cwd=CASES_ROOT, env=cli_env(tmp_path / "cache"),
     )  # fmt: skip
     assert proc.returncode == 0
     assert not [line for line in proc.stdout.splitlines() if line.startswith("::")]
@@ -176,7 +177,7 @@ def test_a_version_only_failure_is_described_as_such_with_where_it_is_declared(
             "--current", "version_not_bumped/current", "--json", str(tmp_path / "s.json"),
             "--annotations", "github",
         ],
-        env=cli_env(tmp_path / "cache"),
+        cwd=CASES_ROOT, env=cli_env(tmp_path / "cache"),
     )  # fmt: skip
     assert proc.returncode == 1
     wanted = "the schema is compatible; its declared version 1.0.0 is below the 1.1.0 this change"

@@ -116,7 +116,7 @@ def test_failure_of_buf_on_the_users_config_is_a_finding_not_a_stop(tmp_path: Pa
             "check", "--project-root", str(CASES_ROOT), "--baseline", "message_added/baseline",
             "--current", str(current), "--json", str(out),
         ],
-        env=cli_env(tmp_path / "cache"),
+        cwd=CASES_ROOT, env=cli_env(tmp_path / "cache"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
@@ -140,7 +140,7 @@ def test_a_missing_buf_plugin_is_a_lint_finding(tmp_path: Path) -> None:
             "check", "--project-root", str(CASES_ROOT), "--baseline", "message_added/baseline",
             "--current", str(current), "--json", str(out),
         ],
-        env=cli_env(tmp_path / "cache"),
+        cwd=CASES_ROOT, env=cli_env(tmp_path / "cache"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text())

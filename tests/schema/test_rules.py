@@ -312,7 +312,7 @@ def test_cli_modes_decide_the_exit_code(
             "check", "--project-root", str(CASES_ROOT), "--baseline", f"{case}/baseline",
             "--current", f"{case}/current", "--json", str(tmp_path / "s.json"), *options,
         ],
-        env=cli_env(tmp_path / "cache"),
+        cwd=CASES_ROOT, env=cli_env(tmp_path / "cache"),
     )  # fmt: skip
     assert proc.returncode == code, proc.stdout + proc.stderr
     report = json.loads((tmp_path / "s.json").read_text())

@@ -32,6 +32,10 @@ DOCUMENT_NAMES = ("results", "schema", "compat", "drift", "lint")
 D = TypeVar("D", bound="Document")
 
 
+class DocumentWriteError(ToolkitError):
+    """A stage document cannot be written where it was asked to go."""
+
+
 class DocumentError(ToolkitError):
     """A stage or results document is missing, unreadable or breaks its JSON Schema."""
 
@@ -173,8 +177,14 @@ class Document:
         if str(path) == "-":
             sys.stdout.write(self.to_json())
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json(), encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.to_json(), encoding="utf-8")
+        except OSError as exc:
+            raise DocumentWriteError(
+                f"cannot write {path}: {exc.strerror or exc}"
+                + (" (it is a folder)" if path.is_dir() else "")
+            ) from exc
         return path
 
     @classmethod

@@ -11,10 +11,12 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from toolkit.data import SHIPPED_PREFIX
 from toolkit.errors import EXIT_FAILED, EXIT_OK, ToolkitError
 
-DEFAULT_BASELINE = "fixtures/baseline/proto"
+DEFAULT_CURRENT = "proto"
 DEFAULT_ACCEPT = Path("fixtures/accepted-changes.toml")
+DEFAULT_JSON = Path("reports/schema.json")
 
 
 def register(subparsers: Any) -> None:
@@ -39,8 +41,9 @@ def register(subparsers: Any) -> None:
     stubs.add_argument(
         "--project-root",
         type=Path,
-        default=Path.cwd(),
-        help="folder holding proto/, fixtures/ and toolkit/ (default: the working directory)",
+        default=None,
+        help="folder holding proto/, fixtures/ and toolkit/ (default: the git work tree "
+        "holding the working directory)",
     )
     stubs.set_defaults(func=run_stubs)
     register_check(subparsers)
@@ -86,30 +89,37 @@ def register_check(subparsers: Any) -> None:
         action="append",
         metavar="SRC",
         help="a folder of .proto files, a buf image (buf build -o x.binpb) or git:REF[:PATH] "
-        "(this repository at REF, PATH default proto); repeat to check against every release "
-        "(default: fixtures/baseline/proto)",
+        "(the git repository holding the working directory at REF, PATH default proto); "
+        "repeat to check against every release (default: `baseline` in [tool.engram-compat] "
+        "or $ENGRAM_COMPAT_BASELINE, else the released Engram 1.0.0 schema the toolkit ships)",
     )
     check.add_argument(
-        "--current", default="proto", metavar="DIR", help="the current schema (default: proto)"
+        "--current",
+        default=None,
+        metavar="DIR",
+        help="the current schema's folder (default: `current` in [tool.engram-compat] or "
+        "$ENGRAM_COMPAT_CURRENT, else proto/ at the project root)",
     )
     check.add_argument(
         "--json",
         type=Path,
-        default=Path("reports/schema.json"),
+        default=None,
         metavar="FILE",
-        help="where to write the findings (default: reports/schema.json)",
+        help="where to write the findings, `-` for stdout (the summary then goes to stderr) "
+        "(default: reports/schema.json at the project root)",
     )
     check.add_argument(
         "--accept",
         type=Path,
         metavar="FILE",
-        help="TOML file of accepted change ids "
-        "(default: fixtures/accepted-changes.toml if present)",
+        help="TOML file of accepted change ids; it must exist (default: `accept` in "
+        "[tool.engram-compat], else fixtures/accepted-changes.toml at the project root if present)",
     )
     check.add_argument(
         "--annotations",
         choices=["github"],
-        help="also print ::error annotations for breaking findings (GitHub Actions)",
+        help="also print ::error annotations for breaking findings (default: on when "
+        "GITHUB_ACTIONS=true)",
     )
     check.add_argument(
         "--cache-dir",
@@ -125,8 +135,9 @@ def register_check(subparsers: Any) -> None:
     check.add_argument(
         "--project-root",
         type=Path,
-        default=Path.cwd(),
-        help="the repository holding proto/ and fixtures/ (default: the working directory)",
+        default=None,
+        help="the project holding proto/, fixtures/ and pyproject.toml (default: the git work "
+        "tree holding the working directory, else the nearest folder with a pyproject.toml)",
     )
     check.set_defaults(func=run_check)
 
@@ -157,19 +168,30 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
+    from toolkit.annotations import in_github_actions
+    from toolkit.data import baseline_proto_dir
+    from toolkit.project import find_project_root, load_config
     from toolkit.schema.cache import default_cache_dir
     from toolkit.schema.check import CheckOptions, check, display_root
     from toolkit.schema.summary import github_annotations, render_summary
 
-    root: Path = args.project_root
-    accept: Path | None = args.accept
-    if accept is None and (root / DEFAULT_ACCEPT).is_file():
-        accept = root / DEFAULT_ACCEPT
+    root = find_project_root(args.project_root)
+    config = load_config(root)
+    baselines = (
+        tuple(_spec(spec, Path.cwd(), root) for spec in args.baseline or ())
+        or tuple(_spec(spec, root, root) for spec in config.baselines)
+        or (_shipped_baseline(baseline_proto_dir(), root),)
+    )
+    current = (
+        _spec(args.current, Path.cwd(), root)
+        if args.current
+        else _spec(config.current or DEFAULT_CURRENT, root, root)
+    )
     options = CheckOptions(
         project_root=root,
-        baselines=tuple(args.baseline or [DEFAULT_BASELINE]),
-        current=args.current,
-        accept=accept if accept is None or accept.is_absolute() else root / accept,
+        baselines=baselines,
+        current=current,
+        accept=_accept_file(args.accept, config.accept, root),
         cache_dir=args.cache_dir or default_cache_dir(root),
         today=args.today,
         mode=args.compat,
@@ -178,20 +200,66 @@ def _run_check(args: argparse.Namespace) -> int:
         baseline_version=args.baseline_version,
     )
     report = check(options)
-    out: Path = args.json if args.json.is_absolute() else root / args.json
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.to_json(), encoding="utf-8")
-    print(render_summary(report))
-    if args.annotations == "github":
-        for line in github_annotations(report, display_root(args.current, root)):
-            print(line)
+    to_stdout = args.json is not None and str(args.json) == "-"
+    if to_stdout:
+        sys.stdout.write(report.to_json())
+    else:
+        out: Path = args.json.resolve() if args.json is not None else root / DEFAULT_JSON
+        report.write(out)
+    people = sys.stderr if to_stdout else sys.stdout
+    print(render_summary(report), file=people)
+    if args.annotations == "github" or in_github_actions():
+        for line in github_annotations(report, display_root(current, root)):
+            print(line, file=people)
     return EXIT_OK if report.verdict == "compatible" else EXIT_FAILED
 
 
+def _spec(spec: str, base: Path, root: Path) -> str:
+    """A schema source as given: git refs and shipped data as they are; a path made absolute
+    against `base` (the working directory for the command line, the project root for its
+    configuration) and shown relative to the project root when it lies inside it."""
+    if spec.startswith(("git:", SHIPPED_PREFIX)):
+        return spec
+    path = Path(spec)
+    path = path if path.is_absolute() else (base / path).resolve()
+    try:
+        return path.relative_to(root.resolve()).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
+def _shipped_baseline(folder: Path, root: Path) -> str:
+    """The shipped baseline: by its path inside a source checkout, else by name (an
+    installed wheel's site-packages path says nothing to a reader of the report)."""
+    try:
+        return folder.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return f"{SHIPPED_PREFIX}baseline"
+
+
+def _accept_file(given: Path | None, configured: str | None, root: Path) -> Path | None:
+    """An acceptance file named on the command line or in the configuration must exist; the
+    default one is used only when it is there."""
+    if given is not None:
+        path = given.resolve()
+        where = f"--accept {given}"
+    elif configured is not None:
+        path = configured_path = root / configured
+        path = configured_path.resolve()
+        where = f"[tool.engram-compat] accept = {configured!r}"
+    else:
+        default = root / DEFAULT_ACCEPT
+        return default if default.is_file() else None
+    if not path.is_file():
+        raise ToolkitError(f"{where}: no such acceptance file ({path})")
+    return path
+
+
 def run_stubs(args: argparse.Namespace) -> int:
+    from toolkit.project import find_project_root
     from toolkit.schema.stubs import check_drift, default_trees, generate
 
-    root: Path = args.project_root
+    root = find_project_root(args.project_root)
     trees = default_trees(root)
     generated_root = root / "toolkit" / "generated"
     if not args.check:

@@ -19,6 +19,7 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 from packaging.version import Version
 
+from toolkit.data import SHIPPED_PREFIX, shipped_schema
 from toolkit.errors import ToolkitError
 from toolkit.schema.cache import compiled_descriptor_set
 from toolkit.schema.pool import Schema
@@ -58,6 +59,9 @@ def _export_git(spec: str, project_root: Path, workdir: Path) -> Path:
     inner = inner.strip("/") or DEFAULT_GIT_PROTO_PATH
     if not ref:
         raise SchemaSourceError(f"{spec}: expected git:REF or git:REF:PATH")
+    if ref.startswith("-") or inner.startswith("-"):
+        # git would read it as an option (`git:--output=FILE` writes a file).
+        raise SchemaSourceError(f"{spec}: a git ref or path may not begin with `-`")
     proc = subprocess.run(
         ["git", "-C", str(project_root), "archive", "--format=tar", ref, "--", inner],
         capture_output=True,
@@ -103,6 +107,11 @@ def locate_schema_source(spec: str, *, project_root: Path, workdir: Path) -> Loc
     kind: SourceKind
     if spec.startswith(GIT_PREFIX):
         kind, path = "git", _export_git(spec, project_root, workdir)
+    elif spec.startswith(SHIPPED_PREFIX):
+        shipped = shipped_schema(spec)
+        if shipped is None:
+            raise SchemaSourceError(f"{spec}: the toolkit ships only `{SHIPPED_PREFIX}baseline`")
+        kind, path = "dir", shipped
     else:
         path = Path(spec)
         if not path.is_absolute():

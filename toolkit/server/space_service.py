@@ -9,15 +9,15 @@ import grpc
 
 from toolkit.contract import SPACE_FIELD, SPACE_SERVICE
 from toolkit.schema.pool import Schema
-from toolkit.server.engram_service import Context, abort, decoded
 from toolkit.server.hub import EventHub
-from toolkit.server.messages import Messages, decoder
+from toolkit.server.messages import Messages
 from toolkit.server.registry import (
     MemorySpaceRegistry,
     SpaceHandle,
     SpaceNotFound,
     SpaceProtected,
 )
+from toolkit.server.rpc import Context, decoded, failures, method_handlers
 from toolkit.server.space_id import InvalidSpaceId, MemorySpaceId
 from toolkit.server.status import RpcFailure, failure, invalid_space_id, space_not_found
 from toolkit.server.store import StoreClosed
@@ -46,29 +46,22 @@ class MemorySpaceServicer:
             "ListSpaces": self.list_spaces,
             "DeleteSpace": self.delete_space,
         }
-        handlers = {
-            method.name: grpc.unary_unary_rpc_method_handler(
-                self._unary(bodies[method.name]),
-                request_deserializer=decoder(method.request),
-                response_serializer=method.response.SerializeToString,
-            )
-            for method in self.schema.methods()
-            if method.service == SERVICE and method.name in bodies
-        }
-        return grpc.method_handlers_generic_handler(SERVICE, handlers)
+        table = {name: self._unary(name, body) for name, body in bodies.items()}
+        return method_handlers(self.schema, SERVICE, table, kinds={})
 
     def _unary(
-        self, body: Callable[[Any], Awaitable[Any]]
+        self, rpc: str, body: Callable[[Any], Awaitable[Any]]
     ) -> Callable[[Any, Context], Awaitable[Any]]:
         async def handle(request: Any, context: Context) -> Any:
-            try:
+            def translate(error: Exception) -> RpcFailure | None:
+                if isinstance(error, (SpaceNotFound, StoreClosed)):
+                    return self._not_found(request.memory_space_id)
+                if isinstance(error, SpaceProtected):
+                    return failure(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+                return None
+
+            async with failures(context, rpc, translate):
                 return await body(decoded(request))
-            except RpcFailure as error:
-                await abort(context, error)
-            except (SpaceNotFound, StoreClosed):
-                await abort(context, self._not_found(request.memory_space_id))
-            except SpaceProtected as exc:
-                await abort(context, failure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)))
 
         return handle
 

@@ -34,7 +34,12 @@ from toolkit.server import engram_service, space_service
 from toolkit.server.engram_service import EngramServicer
 from toolkit.server.hub import EventHub
 from toolkit.server.logs import LogFormat
-from toolkit.server.registry import MemorySpaceRegistry, StoreFactory
+from toolkit.server.registry import (
+    DEFAULT_MAX_OPEN_SPACES,
+    DEFAULT_MAX_SPACES,
+    MemorySpaceRegistry,
+    StoreFactory,
+)
 from toolkit.server.resolve import LegacyResolver, SpaceResolver
 from toolkit.server.space_id import MemorySpaceId
 from toolkit.server.space_service import MemorySpaceServicer
@@ -63,6 +68,8 @@ class ServerConfig:
     subscriber_buffer: int = 1024
     log_format: LogFormat = "json"
     shutdown_grace_s: float = 2.0
+    max_spaces: int = DEFAULT_MAX_SPACES
+    max_open_spaces: int = DEFAULT_MAX_OPEN_SPACES
 
 
 @dataclass(frozen=True)
@@ -139,9 +146,13 @@ class EngramServer:
         return [name for name in names if any(m.service == name for m in self.schema.methods())]
 
     async def start(self) -> int:
-        """Open the data dir and every space, bind, and serve; returns the bound port."""
+        """Open the data dir, register its spaces (their stores open on first use), bind,
+        and serve; returns the bound port."""
         registry = MemorySpaceRegistry(
-            self.config.data_dir, store_factory=self.overrides.store_factory or SpaceStore.open
+            self.config.data_dir,
+            store_factory=self.overrides.store_factory or SpaceStore.open,
+            max_spaces=self.config.max_spaces,
+            max_open_spaces=self.config.max_open_spaces,
         )
         self.registry = registry
         recovered = registry.recover()
@@ -203,7 +214,8 @@ class EngramServer:
                 "schema": self.config.schema,
                 "data_dir": str(registry.data_dir),
                 "default_space": str(self.default_space),
-                "spaces": [str(s) for s in registry.ids()],
+                "spaces": len(registry),
+                "quarantined": [str(s) for s in registry.quarantined()],
                 "recovered": len(recovered),
             },
         )

@@ -18,9 +18,10 @@ from toolkit.schema.pool import Schema
 from toolkit.server.commit_flow import MAX_UNPUBLISHED, CommitFlow, CommitFlows
 from toolkit.server.hub import EndReason, EventHub, EventKind, SpaceEvent
 from toolkit.server.messages import Messages, set_if_present
+from toolkit.server.registry import ensure_usable
 from toolkit.server.resolve import Resolution, SpaceResolver
 from toolkit.server.rpc import Context, abort, announce, decoded, failures, method_handlers
-from toolkit.server.status import failure, invalid_argument
+from toolkit.server.status import failure, invalid_argument, space_deleted
 from toolkit.server.store import StoredMemory
 from toolkit.server.writes import StoreWriter
 
@@ -86,6 +87,8 @@ class EngramServicer:
         resolution = self.resolver.resolve(
             rpc, request, context.invocation_metadata() or (), context.peer(), field=field
         )
+        context.set_trailing_metadata(resolution.announced)
+        ensure_usable(resolution.handle)
         await announce(resolution, context, early=streaming)
         return resolution
 
@@ -203,6 +206,8 @@ class EngramServicer:
             resolution = self.resolver.resolve(
                 "Stream", decoded(request), context.invocation_metadata() or (), context.peer()
             )
+            context.set_trailing_metadata(resolution.announced)
+            ensure_usable(resolution.handle)
         subscription = self.hub.subscribe(resolution.space, request.event_types)
         try:
             await announce(resolution, context, early=True)
@@ -213,6 +218,8 @@ class EngramServicer:
                 yield event.wire(self._stream_body) + sequence_field(sequence)
         finally:
             self.hub.unsubscribe(subscription)
+        if subscription.end_reason is EndReason.DELETED:
+            await abort(context, space_deleted(resolution.space))
         if subscription.end_reason is EndReason.OVERFLOW:
             await abort(
                 context,

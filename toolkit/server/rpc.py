@@ -8,6 +8,7 @@ every handler (unary, streaming, EngramService and MemorySpaceService alike).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
@@ -19,9 +20,10 @@ from grpc_status import rpc_status
 from toolkit.contract import RPC_BY_NAME, Streaming
 from toolkit.schema.pool import Schema
 from toolkit.server.messages import Undecodable, decoder
+from toolkit.server.registry import SpaceQuarantined
 from toolkit.server.resolve import Resolution
 from toolkit.server.status import RpcFailure, failure, invalid_argument
-from toolkit.server.store import StoreClosed
+from toolkit.server.store import DiskFull, StoreClosed
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,30 @@ def store_failure(rpc: str, error: Exception) -> RpcFailure | None:
         return error
     if isinstance(error, StoreClosed):
         return deleted_during_call(rpc)
+    if isinstance(error, SpaceQuarantined):
+        code = grpc.StatusCode.DATA_LOSS if error.damage.corrupt else grpc.StatusCode.UNAVAILABLE
+        return failure(code, f"{rpc}: {error}")
+    if isinstance(error, DiskFull):
+        disk_full_once()
+        return failure(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{rpc}: {error}; nothing was written")
     return None
+
+
+DISK_FULL_LOG_INTERVAL_S = 300.0
+_disk_full_logged_at: list[float] = []
+
+
+def disk_full_once() -> None:
+    """One WARNING for a full disk, however many writes it refuses (not one per call):
+    at most one every `DISK_FULL_LOG_INTERVAL_S`."""
+    now = time.monotonic()
+    if not _disk_full_logged_at or now - _disk_full_logged_at[-1] > DISK_FULL_LOG_INTERVAL_S:
+        _disk_full_logged_at[:] = [now]
+        log.warning(
+            "the server's disk is full: writes are refused with RESOURCE_EXHAUSTED; "
+            "reads and health keep working",
+            extra={"event": "disk_full"},
+        )
 
 
 @asynccontextmanager

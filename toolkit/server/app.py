@@ -12,6 +12,7 @@ import concurrent.futures
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,9 @@ class EngramServer:
             max_open_spaces=self.config.max_open_spaces,
         )
         self.registry = registry
+        started = time.monotonic()
         recovered = registry.recover()
+        recovery_s = time.monotonic() - started
         registry.create(self.default_space)
         hub = (self.overrides.hub_factory or EventHub)(self.config.subscriber_buffer)
         self.hub = hub
@@ -217,6 +220,7 @@ class EngramServer:
                 "spaces": len(registry),
                 "quarantined": [str(s) for s in registry.quarantined()],
                 "recovered": len(recovered),
+                "recovery_s": round(recovery_s, 3),
             },
         )
         return self.port

@@ -17,7 +17,7 @@ from toolkit.contract import ENGRAM_SERVICE, SPACE_FIELD
 from toolkit.schema.pool import Schema
 from toolkit.server.commit_flow import MAX_UNPUBLISHED, CommitFlow, CommitFlows
 from toolkit.server.hub import EndReason, EventHub, EventKind, SpaceEvent
-from toolkit.server.messages import Messages, set_if_present
+from toolkit.server.messages import Messages, check_event_types, set_if_present
 from toolkit.server.registry import ensure_usable
 from toolkit.server.resolve import Resolution, SpaceResolver
 from toolkit.server.rpc import Context, abort, announce, decoded, failures, method_handlers
@@ -208,6 +208,7 @@ class EngramServicer:
             )
             context.set_trailing_metadata(resolution.announced)
             ensure_usable(resolution.handle)
+            check_event_types(request.event_types)
         subscription = self.hub.subscribe(resolution.space, request.event_types)
         try:
             await announce(resolution, context, early=True)

@@ -7,22 +7,22 @@ three file descriptors (database, WAL, shared memory), so the number of spaces a
 create never decides how many descriptors the server holds. A space whose files are damaged
 is quarantined: its calls fail with a status naming it, every other space is served.
 
-Lifecycle changes are all-or-nothing on disk: a space is built in a staging folder and
-renamed into place with its manifest written (`CreateSpace`); a deleted space is renamed to a
-tombstone before anything is removed (`DeleteSpace`). Folders whose names are not space ids
-(staging folders, tombstones) never become spaces; leftovers are removed at start-up.
+Lifecycle changes are all-or-nothing on disk: a space's folder is marked as being created
+until its store and manifest are written (`CreateSpace`); a deleted space is renamed to a
+tombstone before anything is removed (`DeleteSpace`). A marked folder or a tombstone never
+becomes a space; such leftovers are removed at start-up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import os
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,9 @@ from typing import TypeVar
 from toolkit.errors import ToolkitError
 from toolkit.server.space_id import InvalidSpaceId, MemorySpaceId
 from toolkit.server.store import (
+    DATABASE_NAME,
     DiskFull,
+    OutOfDescriptors,
     SpaceStore,
     StoreClosed,
     StoreDamaged,
@@ -46,7 +48,7 @@ SPACES_DIR = "spaces"
 StoreFactory = Callable[[Path], SpaceStore]
 DEFAULT_MAX_SPACES = 10_000
 DEFAULT_MAX_OPEN_SPACES = 128
-STAGING_PREFIX = ".creating-"
+CREATING_MARKER = ".creating"  # in a space's folder until its store and manifest exist
 TOMBSTONE_PREFIX = ".deleted-"
 T = TypeVar("T")
 
@@ -164,7 +166,7 @@ class LazyStore(SpaceStore):
     def __init__(self, space_id: MemorySpaceId, directory: Path, pool: OpenStores) -> None:
         self.space_id = space_id
         self.directory = directory
-        self.database = directory / "memories.sqlite3"
+        self.database = directory / DATABASE_NAME
         self.last_used = 0
         self.quarantine: SpaceQuarantined | None = None
         self.deleted = False
@@ -268,7 +270,9 @@ class OpenStores:
     def __len__(self) -> int:
         return len(self._open)
 
-    def open(self, lazy: LazyStore) -> SpaceStore:
+    def open(self, lazy: LazyStore, *, quarantine: bool = True) -> SpaceStore:
+        """Open `lazy`'s store, closing the least recently used one when the set is full.
+        A damaged store quarantines its space (unless `quarantine` is False: a create)."""
         with self._lock:
             if lazy.deleted:
                 raise StoreClosed(f"the store at {lazy.directory} is closed")
@@ -281,6 +285,8 @@ class OpenStores:
             try:
                 store = self.factory(lazy.directory)
             except StoreDamaged as damage:
+                if not quarantine:
+                    raise
                 self._on_damage(lazy, damage)
                 assert lazy.quarantine is not None
                 raise lazy.quarantine from damage
@@ -384,9 +390,13 @@ class MemorySpaceRegistry:
         recovered: list[MemorySpaceId] = []
         with os.scandir(self.spaces_dir) as entries:
             folders = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+        root = str(self.spaces_dir)
         for name in folders:
             directory = self.spaces_dir / name
-            if name.startswith((STAGING_PREFIX, TOMBSTONE_PREFIX)):
+            folder = os.path.join(root, name)
+            if name.startswith(TOMBSTONE_PREFIX) or os.path.exists(
+                os.path.join(folder, CREATING_MARKER)
+            ):
                 shutil.rmtree(directory, ignore_errors=True)
                 log.info(
                     "removed what an interrupted create or delete left",
@@ -401,16 +411,18 @@ class MemorySpaceRegistry:
                     extra={"event": "space_skipped", "path": str(directory)},
                 )
                 continue
-            self._register(space_id, directory)
+            self._register(space_id, directory, folder)
             recovered.append(space_id)
         return recovered
 
-    def _register(self, space_id: MemorySpaceId, directory: Path) -> SpaceHandle:
+    def _register(
+        self, space_id: MemorySpaceId, directory: Path, folder: str | None = None
+    ) -> SpaceHandle:
         """Register a persisted space from a cheap check of its files (no SQLite)."""
         lazy = LazyStore(space_id, directory, self.open_stores)
         created_at_ns = 0
         try:
-            manifest = check_files(directory)
+            manifest = check_files(folder or directory)
             # A store older than manifests is opened now, which writes its manifest.
             created_at_ns = lazy.created_at_ns() if manifest is None else manifest.created_at_ns
         except StoreDamaged as damage:
@@ -438,8 +450,7 @@ class MemorySpaceRegistry:
     ) -> tuple[SpaceHandle, bool]:
         """Like `create`, also saying whether this call created the space.
 
-        A new space is provisioned in a staging folder and renamed into place once its store
-        and manifest are written: a create that fails leaves nothing that is a space."""
+        A create that fails leaves nothing that becomes a space (see `_provision`)."""
         handle = self._spaces.get(space_id)
         if handle is not None:
             return handle, False
@@ -454,8 +465,7 @@ class MemorySpaceRegistry:
             else:
                 if len(self._spaces) >= self.max_spaces:
                     raise SpaceLimitReached(self.max_spaces)
-                self._provision(space_id, path)
-                handle = self._register(space_id, path)
+                handle = self._provision(space_id, path)
                 existed = False
             if options is not None:
                 handle = SpaceHandle(
@@ -465,7 +475,7 @@ class MemorySpaceRegistry:
             # A new space is about to be used: open it now, once, under the lock.
             store = handle.store
             if isinstance(store, LazyStore):
-                with contextlib.suppress(SpaceQuarantined):
+                with contextlib.suppress(SpaceQuarantined, DiskFull, OutOfDescriptors):
                     store.store()
         log.info(
             "opened memory space" if existed else "provisioned memory space",
@@ -478,26 +488,31 @@ class MemorySpaceRegistry:
         )
         return handle, not existed
 
-    def _provision(self, space_id: MemorySpaceId, path: Path) -> None:
-        """Build the store in a staging folder, then rename it into place."""
-        staging = self.spaces_dir / f"{STAGING_PREFIX}{space_id}-{uuid.uuid4().hex[:8]}"
+    def _provision(self, space_id: MemorySpaceId, path: Path) -> SpaceHandle:
+        """Create the space's folder and store, marked as being created until its store and
+        manifest are written; on failure remove the folder. A folder still marked at start-up
+        (the process died mid-create) is removed, so it never becomes a space."""
+        lazy = LazyStore(space_id, path, self.open_stores)
+        marker = path / CREATING_MARKER
         try:
-            staging.mkdir()
-            SpaceStore.open(staging).close()
-            _fsync_directory(staging)
-            staging.rename(path)
-            _fsync_directory(self.spaces_dir)
+            path.mkdir()
+            marker.write_bytes(b"")
+            store = self.open_stores.open(lazy, quarantine=False)
+            created_at_ns = store.created_at_ns()
+            marker.unlink()
         except BaseException as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, DiskFull):
-                raise
-            if isinstance(exc, OSError) and exc.errno == 28:
+            lazy.close()
+            shutil.rmtree(path, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                 raise DiskFull() from exc
-            if isinstance(exc, (OSError, StoreDamaged)):
+            if isinstance(exc, StoreDamaged | OSError):
                 raise LifecycleError(
                     f"memory space '{space_id}' could not be created: {exc}"
                 ) from exc
             raise
+        handle = SpaceHandle(space_id, lazy, path, created_at_ns, SpaceOptions())
+        self._spaces[space_id] = handle
+        return handle
 
     def delete(self, space_id: MemorySpaceId, *, protected: MemorySpaceId | None = None) -> None:
         """Rename the space's folder to a tombstone (the delete), close its store, then remove

@@ -23,7 +23,7 @@ from toolkit.server.messages import Undecodable, decoder
 from toolkit.server.registry import SpaceQuarantined
 from toolkit.server.resolve import Resolution
 from toolkit.server.status import RpcFailure, failure, invalid_argument
-from toolkit.server.store import DiskFull, StoreClosed
+from toolkit.server.store import DiskFull, OutOfDescriptors, StoreClosed
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ def store_failure(rpc: str, error: Exception) -> RpcFailure | None:
     if isinstance(error, SpaceQuarantined):
         code = grpc.StatusCode.DATA_LOSS if error.damage.corrupt else grpc.StatusCode.UNAVAILABLE
         return failure(code, f"{rpc}: {error}")
+    if isinstance(error, OutOfDescriptors):
+        return failure(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{rpc}: {error}")
     if isinstance(error, DiskFull):
         disk_full_once()
         return failure(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{rpc}: {error}; nothing was written")

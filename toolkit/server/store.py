@@ -96,6 +96,26 @@ class DiskFull(ToolkitError):
         super().__init__("the server's disk is full")
 
 
+class OutOfDescriptors(ToolkitError):
+    """The process has no file descriptor left to open a store: a limit, not damage."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the server has no file descriptors left to open the space's store; "
+            "lower --max-open-spaces or raise the process's descriptor limit"
+        )
+
+
+def _out_of_descriptors(database: Path) -> bool:
+    """Whether opening `database` now fails for want of a descriptor (EMFILE/ENFILE)."""
+    try:
+        fd = os.open(database if database.exists() else database.parent, os.O_RDONLY)
+    except OSError as exc:
+        return exc.errno in (errno.EMFILE, errno.ENFILE)
+    os.close(fd)
+    return False
+
+
 def is_disk_full(error: BaseException) -> bool:
     if isinstance(error, sqlite3.OperationalError):
         code = getattr(error, "sqlite_errorcode", None)
@@ -134,15 +154,18 @@ class Manifest:
         )
 
 
-def read_manifest(directory: Path) -> Manifest | None:
+def read_manifest(directory: Path | str) -> Manifest | None:
     """The folder's manifest; None when it has none (a store older than manifests)."""
-    path = directory / MANIFEST_NAME
+    path = os.path.join(directory, MANIFEST_NAME)
     try:
-        text = path.read_text()
+        with open(path, "rb") as handle:
+            text = handle.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StoreDamaged(path, f"cannot be read: {exc.strerror}", corrupt=False) from exc
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise OutOfDescriptors() from exc
+        raise StoreDamaged(Path(path), f"cannot be read: {exc.strerror}", corrupt=False) from exc
     try:
         document = json.loads(text)
         return Manifest(
@@ -152,20 +175,20 @@ def read_manifest(directory: Path) -> Manifest | None:
             format=int(document["format"]),
         )
     except (ValueError, KeyError, TypeError) as exc:
-        raise StoreDamaged(path, f"is not a valid space manifest: {exc}", corrupt=True) from exc
+        raise StoreDamaged(
+            Path(path), f"is not a valid space manifest: {exc}", corrupt=True
+        ) from exc
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
-    """Write the manifest atomically (a temporary file renamed over it, both synced)."""
+    """Write the manifest atomically (a temporary file renamed over it). Like the WAL at
+    synchronous=NORMAL, it survives the process being killed, not the machine losing power."""
     temporary = directory / f".{MANIFEST_NAME}.tmp"
-    with temporary.open("w") as handle:
-        handle.write(manifest.to_json())
-        handle.flush()
-        os.fsync(handle.fileno())
+    temporary.write_text(manifest.to_json())
     temporary.replace(directory / MANIFEST_NAME)
 
 
-def check_files(directory: Path) -> Manifest | None:
+def check_files(directory: Path | str) -> Manifest | None:
     """Check a store's files without opening SQLite (cheap: at start-up, for every space).
 
     Raises `StoreDamaged` for a database that is missing (while the manifest or a WAL says
@@ -173,31 +196,37 @@ def check_files(directory: Path) -> Manifest | None:
     a folder without one (a store created before manifests, checked when it is opened).
     """
     manifest = read_manifest(directory)
-    database = directory / (manifest.database if manifest is not None else DATABASE_NAME)
+    database = os.path.join(directory, manifest.database if manifest else DATABASE_NAME)
     try:
-        with database.open("rb") as handle:
+        with open(database, "rb") as handle:
             header = handle.read(len(SQLITE_MAGIC))
     except FileNotFoundError as exc:
-        if (directory / WAL_NAME).exists():
+        if os.path.exists(os.path.join(directory, WAL_NAME)):
             reason = "the database is missing while its write-ahead log remains"
         elif manifest is not None:
             reason = "the database is missing"
         else:
             return None
-        raise StoreDamaged(database, reason, corrupt=True) from exc
+        raise StoreDamaged(Path(database), reason, corrupt=True) from exc
     except OSError as exc:
-        raise StoreDamaged(database, f"cannot be read: {exc.strerror}", corrupt=False) from exc
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise OutOfDescriptors() from exc
+        reason = f"cannot be read: {exc.strerror}"
+        raise StoreDamaged(Path(database), reason, corrupt=False) from exc
     if not header:
-        raise StoreDamaged(
-            database, "the database is empty (truncated to zero bytes)", corrupt=True
-        )
+        reason = "the database is empty (truncated to zero bytes)"
+        raise StoreDamaged(Path(database), reason, corrupt=True)
     if header != SQLITE_MAGIC:
-        raise StoreDamaged(database, "the file is not an SQLite database", corrupt=True)
+        raise StoreDamaged(Path(database), "the file is not an SQLite database", corrupt=True)
     return manifest
 
 
-def _damage(database: Path, exc: BaseException) -> StoreDamaged:
+def _damage(database: Path, exc: BaseException) -> StoreDamaged | OutOfDescriptors:
     text = str(exc)
+    if (isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE)) or (
+        "unable to open" in text and _out_of_descriptors(database)
+    ):
+        return OutOfDescriptors()
     if isinstance(exc, PermissionError) or (
         isinstance(exc, sqlite3.OperationalError)
         and ("unable to open" in text or "readonly" in text or "disk I/O" in text)
@@ -290,6 +319,17 @@ class SpaceStore:
         A store with a manifest must contain what the manifest says; `StoreDamaged` says
         which file is wrong and why. `DiskFull` when a new store finds no room."""
         manifest = check_files(directory) if directory.exists() else None
+        try:
+            return cls._open(directory, manifest, exclusive=False)
+        except DiskFull:
+            if manifest is None:
+                raise
+        # On a full disk the WAL's shared-memory index may not be creatable: in exclusive
+        # locking mode SQLite keeps it in the process's memory, so the space still reads.
+        return cls._open(directory, manifest, exclusive=True)
+
+    @classmethod
+    def _open(cls, directory: Path, manifest: Manifest | None, *, exclusive: bool) -> SpaceStore:
         database = directory / DATABASE_NAME
         new = manifest is None and not database.exists()
         try:
@@ -301,6 +341,8 @@ class SpaceStore:
             raise _damage(database, exc) from exc
         try:
             connection.row_factory = sqlite3.Row
+            if exclusive:
+                connection.execute("PRAGMA locking_mode=EXCLUSIVE")
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             if new:

@@ -45,9 +45,9 @@ def launch(
 ) -> Served:
     """Start `serve --port 0` and wait for its `listening on HOST:PORT` line."""
     started = time.monotonic()
+    command = [sys.executable, "-m", "toolkit", "serve", "--port", "0"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "serve", "--port", "0", "--data-dir", str(data_dir)]
-        + list(extra),
+        [*command, "--data-dir", str(data_dir), *extra],
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
         text=True,

@@ -146,6 +146,12 @@ def prepare_data_dir(data_dir: Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
+        if exc.errno == errno.ENOSPC and (root / SPACES_DIR).is_dir():
+            log.warning(
+                "the data dir's disk is full: reads are served, writes are refused",
+                extra={"event": "disk_full", "data_dir": str(root)},
+            )
+            return root
         reason = exc.strerror or str(exc)
         raise DataDirError(f"data dir {data_dir} cannot be created or written: {reason}") from exc
     return root

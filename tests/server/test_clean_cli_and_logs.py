@@ -55,9 +55,9 @@ def test_space_delete_of_an_empty_id_refuses_even_with_the_env_var_set(tmp_path:
 def test_space_delete_asks_for_yes_when_not_interactive(tmp_path: Path) -> None:
     with serving(tmp_path / "data", tmp_path / "log") as (served, client):
         client.create_space("team-a")
+        command = [sys.executable, "-m", "toolkit", "space", "delete", "team-a"]
         result = subprocess.run(
-            [sys.executable, "-m", "toolkit", "space", "delete", "team-a"]
-            + ["--target", served.address],
+            [*command, "--target", served.address],
             cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             capture_output=True,

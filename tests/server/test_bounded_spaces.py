@@ -1,7 +1,7 @@
 """Issue 13 item 1: spaces open lazily in a bounded set; a limit on how many spaces exist;
 start-up opens no store; a real `serve` under a small descriptor limit holds many spaces.
 
-Scaled down for the test suite (a 128-descriptor limit, 60 spaces, 500 spaces at start-up);
+Scaled down for the test suite (a 128-descriptor limit, 60 spaces, 300 spaces at start-up);
 `tests/bench/bench_startup.py` measures the full figure (10,000 spaces, 1,024 descriptors).
 """
 
@@ -21,7 +21,7 @@ from toolkit.server.store import DATABASE_NAME, MANIFEST_NAME, SpaceStore, Store
 
 FD_LIMIT = 128  # scaled down from 1,024: 60 spaces x 3 descriptors would need 180
 SPACES = 60
-COPIES = 500
+COPIES = 300
 
 
 def memory(memory_id: str) -> StoredMemory:
@@ -156,7 +156,7 @@ def test_max_spaces_answers_resource_exhausted_with_a_sentence(tmp_path: Path) -
 
 
 def test_many_spaces_start_without_opening_their_stores(tmp_path: Path) -> None:
-    """Scaled down from 10,000 spaces in 5 s (see tests/bench/bench_startup.py): 500 spaces
+    """Scaled down from 10,000 spaces in 5 s (see tests/bench/bench_startup.py): 300 spaces
     are registered in well under a second, under the descriptor limit, and all read."""
     data = tmp_path / "data"
     with serving(data, tmp_path / "seed.log") as (_, client):

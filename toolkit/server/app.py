@@ -157,8 +157,9 @@ class EngramServer:
         )
         self.registry = registry
         started = time.monotonic()
-        recovered = registry.recover()
+        recovered = registry.recover(check=False)
         recovery_s = time.monotonic() - started
+        registry.check_in_background()
         registry.create(self.default_space)
         hub = (self.overrides.hub_factory or EventHub)(self.config.subscriber_buffer)
         self.hub = hub

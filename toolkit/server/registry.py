@@ -1,7 +1,7 @@
 """`MemorySpaceRegistry`: every space's store, created, found, listed and deleted safely.
 
-Spaces are registered at start-up from their folders without opening their stores (a cheap
-check of each folder's files only). A store is opened on first use and kept in a bounded set
+Spaces are registered at start-up from their folders' names, without opening their stores;
+a server checks their files (without SQLite) in the background. A store is opened on first use and kept in a bounded set
 of open stores (`max_open_spaces`, least recently used closed first): each open store holds
 three file descriptors (database, WAL, shared memory), so the number of spaces a client can
 create never decides how many descriptors the server holds. A space whose files are damaged
@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -178,6 +178,7 @@ class LazyStore(SpaceStore):
         self.deleted = False
         self.current: SpaceStore | None = None
         self.cached_count: int | None = None
+        self.checked = False  # its files were checked (MemorySpaceRegistry._check)
         self._pool = pool
 
     def store(self) -> SpaceStore:
@@ -353,7 +354,9 @@ class MemorySpaceRegistry:
         self._store_factory = store_factory
         self.open_stores = OpenStores(store_factory, max_open_spaces, self._quarantine)
         self._spaces: dict[MemorySpaceId, SpaceHandle] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._quarantine_lock = threading.Lock()
+        self._closed = False
 
     def space_path(self, space_id: MemorySpaceId) -> Path:
         """`<data-dir>/spaces/<id>`, refused when the resolved path is not directly inside."""
@@ -366,9 +369,10 @@ class MemorySpaceRegistry:
 
     def _quarantine(self, lazy: LazyStore, damage: StoreDamaged) -> None:
         """Mark the space quarantined and say so once, with the file and the reason."""
-        if lazy.quarantine is not None:
-            return
-        lazy.quarantine = SpaceQuarantined(lazy.space_id, damage)
+        with self._quarantine_lock:
+            if lazy.quarantine is not None:
+                return
+            lazy.quarantine = SpaceQuarantined(lazy.space_id, damage)
         log.error(
             "memory space quarantined: %s",
             damage,
@@ -390,9 +394,12 @@ class MemorySpaceRegistry:
 
     # --- start-up --------------------------------------------------------------------------
 
-    def recover(self) -> list[MemorySpaceId]:
+    def recover(self, *, check: bool = True) -> list[MemorySpaceId]:
         """Register every space persisted under the data dir (at start, before serving),
-        without opening their stores; remove what an interrupted create or delete left."""
+        without opening their stores; remove what an interrupted create or delete left.
+
+        With `check` each space's files are checked now (`check_all`); a server passes False
+        and checks them in the background (`check_in_background`)."""
         recovered: list[MemorySpaceId] = []
         with os.scandir(self.spaces_dir) as entries:
             folders = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
@@ -417,27 +424,56 @@ class MemorySpaceRegistry:
                     extra={"event": "space_skipped", "path": str(directory)},
                 )
                 continue
-            self._register(space_id, directory, folder)
+            self._register(space_id, directory, check=False)
             recovered.append(space_id)
+        if check:
+            self.check_all()
         return recovered
 
     def _register(
-        self, space_id: MemorySpaceId, directory: Path, folder: str | None = None
+        self, space_id: MemorySpaceId, directory: Path, *, check: bool = True
     ) -> SpaceHandle:
-        """Register a persisted space from a cheap check of its files (no SQLite)."""
+        """Register a persisted space; with `check`, check its files now (see `_check`)."""
         lazy = LazyStore(space_id, directory, self.open_stores)
+        handle = SpaceHandle(space_id, lazy, directory, 0, SpaceOptions())
+        self._spaces[space_id] = handle
+        return self._check(handle) if check else handle
+
+    def _check(self, handle: SpaceHandle) -> SpaceHandle:
+        """Check a registered space's files without SQLite (once): quarantine it when they are
+        damaged, else learn its creation time from its manifest. A store older than
+        manifests is opened, which writes one. Returns the handle as it is now registered."""
+        lazy = handle.store
+        if not isinstance(lazy, LazyStore) or lazy.checked:
+            return self._spaces.get(handle.id, handle)
         created_at_ns = 0
         try:
-            manifest = check_files(folder or directory)
-            # A store older than manifests is opened now, which writes its manifest.
+            manifest = check_files(lazy.directory)
             created_at_ns = lazy.created_at_ns() if manifest is None else manifest.created_at_ns
         except StoreDamaged as damage:
             self._quarantine(lazy, damage)
-        except SpaceQuarantined:
-            pass  # logged when it was quarantined
-        handle = SpaceHandle(space_id, lazy, directory, created_at_ns, SpaceOptions())
-        self._spaces[space_id] = handle
-        return handle
+        except (SpaceQuarantined, StoreClosed, DiskFull, OutOfDescriptors):
+            pass  # quarantined and logged already; deleted; the open will say so on use
+        lazy.checked = True
+        checked = replace(handle, created_at_ns=created_at_ns)
+        with self._lock:
+            if self._spaces.get(handle.id) is handle:
+                self._spaces[handle.id] = checked
+        return checked
+
+    def check_all(self) -> None:
+        """Check every registered space not checked yet (see `_check`)."""
+        for handle in list(self._spaces.values()):
+            if self._closed:
+                return
+            self._check(handle)
+
+    def check_in_background(self) -> threading.Thread:
+        """`check_all` on a thread, so a server with many spaces starts serving at once; a
+        space used before its turn is checked when its store opens."""
+        thread = threading.Thread(target=self.check_all, name="engram-space-check", daemon=True)
+        thread.start()
+        return thread
 
     # --- lookup ----------------------------------------------------------------------------
 
@@ -516,6 +552,7 @@ class MemorySpaceRegistry:
                     f"memory space '{space_id}' could not be created: {exc}"
                 ) from exc
             raise
+        lazy.checked = True
         handle = SpaceHandle(space_id, lazy, path, created_at_ns, SpaceOptions())
         self._spaces[space_id] = handle
         return handle
@@ -556,6 +593,7 @@ class MemorySpaceRegistry:
 
     def info(self, handle: SpaceHandle) -> SpaceInfo:
         """What `list()` says of one space; raises `StoreClosed` once it is deleted."""
+        handle = self._check(handle)
         store = handle.store
         try:
             count = store.known_count() if isinstance(store, LazyStore) else store.count()
@@ -574,6 +612,7 @@ class MemorySpaceRegistry:
 
     def close(self) -> None:
         """Close every store (server shutdown); the data stays on disk."""
+        self._closed = True
         with self._lock:
             for handle in self._spaces.values():
                 handle.store.close()

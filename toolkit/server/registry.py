@@ -1,8 +1,9 @@
 """`MemorySpaceRegistry`: every space's store, created, found, listed and deleted safely.
 
 Spaces are registered at start-up from their folders' names, without opening their stores;
-a server checks their files (without SQLite) in the background. A store is opened on first use and kept in a bounded set
-of open stores (`max_open_spaces`, least recently used closed first): each open store holds
+a server checks their files (without SQLite) in the background. A store is opened on first
+use and kept in a bounded set of open stores (`max_open_spaces`, least recently used closed
+first): each open store holds
 three file descriptors (database, WAL, shared memory), so the number of spaces a client can
 create never decides how many descriptors the server holds. A space whose files are damaged
 is quarantined: its calls fail with a status naming it, every other space is served.

@@ -149,3 +149,27 @@ def test_a_nan_writer_never_fails_other_streaming_writers(server: RunningServer)
         f"w{n}": grpc.StatusCode.OK for n in range(6)
     }
     assert results["nan0"] == results["nan1"] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_streaming_error_says_how_many_writes_were_committed(client: Client) -> None:
+    """Issue 13 item 6 (its last part): an error after committed writes says how many."""
+    client.create_space("team-a")
+    good = [
+        client.msg(
+            "StreamingRememberRequest",
+            memory=client.msg("Memory", id=f"g{n}", content="fine", confidence=0.5),
+            memory_space_id="team-a",
+        )
+        for n in range(5)
+    ]
+    bad = client.msg(
+        "StreamingRememberRequest", memory=client.msg("Memory", content="x", confidence=math.nan)
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        client.rpc("StreamingRemember")(iter([*good, bad]), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "5 of the 5 memories this call sent before were committed" in (
+        caught.value.details() or ""
+    )
+    stored = client.recall("team-a", contains="fine").memories
+    assert sorted(m.id for m in stored) == [f"g{n}" for n in range(5)]

@@ -30,6 +30,7 @@ class CommitFlow:
         self.room = asyncio.Semaphore(MAX_UNPUBLISHED)
         self.failure: Exception | None = None
         self.committed = 0
+        self._ended = False
         self.publisher: asyncio.Task[None] = asyncio.ensure_future(self._publish_committed())
 
     def raise_failure(self) -> None:
@@ -45,13 +46,21 @@ class CommitFlow:
     async def finish(self) -> None:
         """Wait until every write handed over is committed and published; raise the first
         failure among them."""
-        self.writes.put_nowait(None)
-        await asyncio.shield(self.publisher)
+        await self.drain()
         self.raise_failure()
+
+    async def drain(self) -> None:
+        """Wait until every write handed over is committed (or failed) and published."""
+        self._end()
+        await asyncio.shield(self.publisher)
 
     def abandon(self) -> None:
         """The call ended early: what was committed is still published."""
-        if not self.publisher.done():
+        self._end()
+
+    def _end(self) -> None:
+        if not self._ended and not self.publisher.done():
+            self._ended = True
             self.writes.put_nowait(None)
 
     async def _publish_committed(self) -> None:

@@ -20,8 +20,22 @@ from toolkit.server.hub import EndReason, EventHub, EventKind, SpaceEvent
 from toolkit.server.messages import Messages, check_event_types, set_if_present
 from toolkit.server.registry import ensure_usable
 from toolkit.server.resolve import Resolution, SpaceResolver
-from toolkit.server.rpc import Context, abort, announce, decoded, failures, method_handlers
-from toolkit.server.status import failure, invalid_argument, space_deleted
+from toolkit.server.rpc import (
+    Context,
+    abort,
+    announce,
+    decoded,
+    failures,
+    method_handlers,
+    store_failure,
+)
+from toolkit.server.status import (
+    RpcFailure,
+    failure,
+    invalid_argument,
+    space_deleted,
+    with_note,
+)
 from toolkit.server.store import StoredMemory
 from toolkit.server.writes import StoreWriter
 
@@ -242,23 +256,39 @@ class EngramServicer:
         resolution: Resolution | None = None
         ids: list[str] = []
         flow: CommitFlow | None = None
+
+        def committed_so_far(error: Exception) -> RpcFailure | None:
+            found = store_failure(rpc, error)
+            if found is None or flow is None or not flow.committed:
+                return found
+            return with_note(
+                found,
+                f"; {flow.committed} of the {len(ids)} memories this call sent before were "
+                "committed and stay stored",
+            )
+
         try:
-            async with failures(context, rpc):
-                async for request in requests:
-                    decoded(request)
+            async with failures(context, rpc, committed_so_far):
+                try:
+                    async for request in requests:
+                        decoded(request)
+                        if resolution is None:
+                            resolution = await self._open(rpc, request, context)
+                            flow = self.flows.start(resolution)
+                        else:
+                            self._bound(rpc, resolution, self.resolver.requested_by_field(request))
+                        assert flow is not None
+                        memory = self.messages.stored_memory(request.memory)
+                        await flow.submit(resolution.handle.store, memory)
+                        ids.append(memory.id)
                     if resolution is None:
-                        resolution = await self._open(rpc, request, context)
-                        flow = self.flows.start(resolution)
-                    else:
-                        self._bound(rpc, resolution, self.resolver.requested_by_field(request))
-                    assert flow is not None
-                    memory = self.messages.stored_memory(request.memory)
-                    await flow.submit(resolution.handle.store, memory)
-                    ids.append(memory.id)
-                if resolution is None:
-                    await self._open(rpc, None, context)
-                if flow is not None:
-                    await flow.finish()
+                        await self._open(rpc, None, context)
+                    if flow is not None:
+                        await flow.finish()
+                except Exception:
+                    if flow is not None:
+                        await flow.drain()  # so the error can say what was committed
+                    raise
         finally:
             if flow is not None:
                 flow.abandon()

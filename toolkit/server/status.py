@@ -68,3 +68,11 @@ def space_deleted(space_id: MemorySpaceId) -> RpcFailure:
         reason=NOT_FOUND_REASON, domain=ERROR_DOMAIN, metadata={SPACE_FIELD: space_id}
     )
     return failure(grpc.StatusCode.NOT_FOUND, f"memory space {space_id} was deleted", info)
+
+
+def with_note(error: RpcFailure, note: str) -> RpcFailure:
+    """`error` with `note` appended to its message (its code and details kept)."""
+    status = status_pb2.Status()
+    status.CopyFrom(error.status)
+    status.message += note
+    return RpcFailure(status)

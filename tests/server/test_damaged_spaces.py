@@ -142,3 +142,36 @@ def test_the_quarantine_check_can_fail(tmp_path: Path) -> None:
     with serving(data, tmp_path / "serve.log") as (_, client):
         assert code_of(lambda: client.recall("truncated", memory_id="m"))[0] == (grpc.StatusCode.OK)
     assert os.path.getsize(data / "spaces" / "truncated" / DATABASE_NAME) > 0
+
+
+def read_only_open(directory: Path) -> SpaceStore:
+    """Opens a store whose database then refuses writes, as a read-only file does for a
+    server that is not root (`query_only`: SQLite answers "attempt to write a readonly
+    database")."""
+    store = SpaceStore.open(directory)
+    if directory.name == "team-a":
+        assert store._db is not None
+        store._db.execute("PRAGMA query_only = ON")
+    return store
+
+
+def test_a_space_that_turns_read_only_is_quarantined_as_unavailable(tmp_path: Path) -> None:
+    from tests.server.conftest import start
+    from toolkit.server.app import ServerOverrides
+
+    server = start(tmp_path / "data", ServerOverrides(store_factory=read_only_open))
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            from tests.server.conftest import Client
+
+            client = Client(channel)
+            client.create_space("team-a")
+            client.create_space("team-b")
+            for _ in range(3):
+                code, details = code_of(lambda: client.remember("after", "team-a"))
+                assert code == grpc.StatusCode.UNAVAILABLE, details
+                assert "memory space 'team-a' is quarantined" in details
+                assert "readonly" in details
+            assert client.remember("fine", "team-b")
+    finally:
+        server.stop()

@@ -195,6 +195,10 @@ class LazyStore(SpaceStore):
             current = self.store()
             try:
                 return operation(current)
+            except StoreDamaged as damage:  # found by a write: quarantined from now on
+                self._pool.damaged(self, damage)
+                assert self.quarantine is not None
+                raise self.quarantine from damage
             except StoreClosed:
                 if self.deleted or self.current is current:
                     raise
@@ -315,6 +319,11 @@ class OpenStores:
                 victim.cached_count = None
             store.close()
         self.evicted += 1
+
+    def damaged(self, lazy: LazyStore, damage: StoreDamaged) -> None:
+        """A store found damaged while open: quarantine its space and close the store."""
+        self._on_damage(lazy, damage)
+        self.release(lazy)
 
     def release(self, lazy: LazyStore) -> None:
         """Close `lazy`'s store now (the space is deleted or the server stops)."""

@@ -124,12 +124,23 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 @contextmanager
-def _disk_full_as_answer() -> Iterator[None]:
+def _disk_full_as_answer(database: Path | None = None) -> Iterator[None]:
+    """A write's failure as an answer: `DiskFull`, or `StoreDamaged` when the database turns
+    out read-only, unreadable or corrupt while the server runs."""
     try:
         yield
-    except (sqlite3.OperationalError, OSError) as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
         if is_disk_full(exc):
             raise DiskFull() from exc
+        if database is not None and not isinstance(exc, sqlite3.IntegrityError | OSError):
+            text = str(exc)
+            if isinstance(exc, sqlite3.OperationalError):
+                if "readonly" in text or "disk I/O" in text or "unable to open" in text:
+                    raise StoreDamaged(
+                        database, f"cannot be written: {text}", corrupt=False
+                    ) from exc
+            else:
+                raise StoreDamaged(database, f"is corrupt: {text}", corrupt=True) from exc
         raise
 
 
@@ -405,7 +416,7 @@ class SpaceStore:
     def remember(self, memory: StoredMemory) -> StoredMemory:
         memory, blob = _as_stored(memory)
         # The hot write path: the lock taken directly, the statement from sqlite3's cache.
-        with self._lock, _disk_full_as_answer():
+        with self._lock, _disk_full_as_answer(self.database):
             db = self._db
             if db is None:
                 raise self._closed_error()
@@ -424,7 +435,7 @@ class SpaceStore:
             m, blob = _as_stored(m)
             stored.append(m)
             values += (m.id, m.content, m.confidence, blob, m.created_at_ns)
-        with self._lock, _disk_full_as_answer():
+        with self._lock, _disk_full_as_answer(self.database):
             db = self._db
             if db is None:
                 raise self._closed_error()
@@ -450,7 +461,7 @@ class SpaceStore:
         db.execute("COMMIT")
 
     def experience(self, episode: StoredEpisode) -> StoredEpisode:
-        with self._connection() as db, _disk_full_as_answer():
+        with self._connection() as db, _disk_full_as_answer(self.database):
             db.execute(
                 "INSERT OR REPLACE INTO episodes (id, what, when_ns, place, who)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -494,7 +505,7 @@ class SpaceStore:
     def forget(self, memory_ids: Sequence[str], *, soft: bool) -> list[StoredMemory]:
         """Remove (or, when `soft`, hide) the given live memories; returns those affected."""
         affected: list[StoredMemory] = []
-        with self._connection() as db, _disk_full_as_answer():
+        with self._connection() as db, _disk_full_as_answer(self.database):
             view = self._view
             for memory_id in memory_ids:
                 memory = view.live(memory_id)

@@ -88,7 +88,9 @@ class ServerOverrides:
         Override `subscribers_for` to leak events across spaces, or `deliver` (e.g. to
         `await subscription.put(event)`) to let a slow subscriber stall every writer.
     store_factory: opens a space's store from its directory (default `SpaceStore.open`),
-        e.g. to count how often stores are opened.
+        e.g. to count how often stores are opened. Stores open on first use and again after
+        the bounded set of open stores (`max_open_spaces`) closed them; a factory that raises
+        `StoreDamaged` quarantines the space.
     """
 
     schema: Schema | None = None

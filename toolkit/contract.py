@@ -20,6 +20,11 @@ DEPRECATION_HEADER = "x-engram-deprecation"
 SPACE_ENV = "ENGRAM_MEMORY_SPACE"
 DEFAULT_SPACE = "default"
 
+# MemorySpaceService answers a quarantined (damaged) space with this memory count, and sends
+# its reason in trailing metadata under QUARANTINE_HEADER, one "<id>: <reason>" value a space.
+QUARANTINED_COUNT = -1
+QUARANTINE_HEADER = "x-engram-quarantined"
+
 # google.rpc.ErrorInfo of a well-formed space id that is not registered.
 NOT_FOUND_REASON = "MEMORY_SPACE_NOT_FOUND"
 ERROR_DOMAIN = PACKAGE

@@ -199,5 +199,5 @@ class UnserialisedRegistry(MemorySpaceRegistry):
 def test_the_concurrency_check_catches_an_unserialised_create(tmp_path: Path) -> None:
     counting = CountingOpen()
     registry = UnserialisedRegistry(tmp_path, store_factory=counting)
-    assert hammer(registry, threads=32, calls=50) == []
+    hammer(registry, threads=32, calls=50)  # racing opens may also fail: a symptom too
     assert max(counting.opened.values()) > 1

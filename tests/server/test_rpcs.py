@@ -124,7 +124,10 @@ def test_space_service_lifecycle(client: Client, server: RunningServer) -> None:
     stream = client.subscribe("team-a")
     deleted = client.call("DeleteSpace", client.msg("DeleteSpaceRequest", memory_space_id="team-a"))
     assert deleted.deleted
-    assert list(stream) == []  # ended cleanly when its space went away
+    with pytest.raises(grpc.RpcError) as ended:  # issue 13 item 3: not OK, NOT_FOUND
+        list(stream)
+    assert ended.value.code() == grpc.StatusCode.NOT_FOUND
+    assert ended.value.details() == "memory space team-a was deleted"
     assert not (server.registry.spaces_dir / "team-a").exists()
     with pytest.raises(grpc.RpcError) as caught:
         client.call("DeleteSpace", client.msg("DeleteSpaceRequest", memory_space_id="default"))

@@ -116,7 +116,7 @@ def test_space_commands_against_a_running_server(serve: ServeProcess) -> None:
     assert "engram-compat space create ghost-space" in missing.stderr
     invalid = run_cli(["space", "create", "../etc", *target])
     assert invalid.returncode == 1 and "3-64 characters" in invalid.stderr
-    deleted = run_cli(["space", "delete", "team-a", *target])
+    deleted = run_cli(["space", "delete", "team-a", "--yes", *target])
     assert deleted.returncode == 0
     assert run_cli(["space", "get", "team-a", *target]).returncode == 1
 

@@ -17,7 +17,13 @@ from typing import Any, Literal
 import grpc
 
 from toolkit.client.channel import space_channel
-from toolkit.contract import PACKAGE, SPACE_FIELD, SPACE_SERVICE_NAME
+from toolkit.contract import (
+    PACKAGE,
+    QUARANTINE_HEADER,
+    QUARANTINED_COUNT,
+    SPACE_FIELD,
+    SPACE_SERVICE_NAME,
+)
 from toolkit.errors import EXIT_FAILED, ToolkitError
 from toolkit.schema.pool import load_schema
 
@@ -54,6 +60,7 @@ class SpaceRecord:
     memory_count: int
     created_at: str  # UTC, ISO 8601 to the second
     persistence_path: str
+    quarantined: str | None = None  # why the server will not serve it (its files are damaged)
 
 
 @dataclass(frozen=True)
@@ -66,14 +73,27 @@ class SpaceAnswer:
     deleted: str | None = None
 
 
-def _record(space: Any) -> SpaceRecord:
+def _record(space: Any, reasons: dict[str, str]) -> SpaceRecord:
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(space.created_at.seconds))
+    quarantined = None
+    if int(space.memory_count) == QUARANTINED_COUNT:
+        quarantined = reasons.get(str(space.id), "its files are damaged")
     return SpaceRecord(
         id=str(space.id),
         memory_count=int(space.memory_count),
         created_at=created,
         persistence_path=str(space.persistence_path),
+        quarantined=quarantined,
     )
+
+
+def _quarantine_reasons(call: Any) -> dict[str, str]:
+    reasons = {}
+    for key, value in call.trailing_metadata() or ():
+        if key == QUARANTINE_HEADER and isinstance(value, str):
+            space, _, reason = value.partition(": ")
+            reasons[space] = reason
+    return reasons
 
 
 def call_space_service(
@@ -92,17 +112,21 @@ def call_space_service(
         # The id travels in the request field; no header, so any text reaches the server.
         channel = space_channel(channel, space_id, set_header=False)
     try:
-        response = schema.callable(channel, method)(request, timeout=timeout)
+        unary: Any = schema.callable(channel, method)
+        response, call = unary.with_call(request, timeout=timeout)
     except grpc.RpcError as error:
         if error.code() in UNREACHABLE:
             raise ServerUnreachable(f"no server answered: {error.details()}") from None
         raise SpaceRefused(error.code().name, str(error.details())) from None
+    reasons = _quarantine_reasons(call)
     if action == "create":
-        return SpaceAnswer(action, (_record(response.space),), created=bool(response.created))
+        return SpaceAnswer(
+            action, (_record(response.space, reasons),), created=bool(response.created)
+        )
     if action == "get":
-        return SpaceAnswer(action, (_record(response.space),))
+        return SpaceAnswer(action, (_record(response.space, reasons),))
     if action == "list":
-        return SpaceAnswer(action, tuple(_record(s) for s in response.spaces))
+        return SpaceAnswer(action, tuple(_record(s, reasons) for s in response.spaces))
     return SpaceAnswer(action, deleted=space_id)
 
 

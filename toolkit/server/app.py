@@ -12,6 +12,7 @@ import concurrent.futures
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,12 @@ from toolkit.server import engram_service, space_service
 from toolkit.server.engram_service import EngramServicer
 from toolkit.server.hub import EventHub
 from toolkit.server.logs import LogFormat
-from toolkit.server.registry import MemorySpaceRegistry, StoreFactory
+from toolkit.server.registry import (
+    DEFAULT_MAX_OPEN_SPACES,
+    DEFAULT_MAX_SPACES,
+    MemorySpaceRegistry,
+    StoreFactory,
+)
 from toolkit.server.resolve import LegacyResolver, SpaceResolver
 from toolkit.server.space_id import MemorySpaceId
 from toolkit.server.space_service import MemorySpaceServicer
@@ -63,6 +69,8 @@ class ServerConfig:
     subscriber_buffer: int = 1024
     log_format: LogFormat = "json"
     shutdown_grace_s: float = 2.0
+    max_spaces: int = DEFAULT_MAX_SPACES
+    max_open_spaces: int = DEFAULT_MAX_OPEN_SPACES
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,9 @@ class ServerOverrides:
         Override `subscribers_for` to leak events across spaces, or `deliver` (e.g. to
         `await subscription.put(event)`) to let a slow subscriber stall every writer.
     store_factory: opens a space's store from its directory (default `SpaceStore.open`),
-        e.g. to count how often stores are opened.
+        e.g. to count how often stores are opened. Stores open on first use and again after
+        the bounded set of open stores (`max_open_spaces`) closed them; a factory that raises
+        `StoreDamaged` quarantines the space.
     """
 
     schema: Schema | None = None
@@ -139,12 +149,19 @@ class EngramServer:
         return [name for name in names if any(m.service == name for m in self.schema.methods())]
 
     async def start(self) -> int:
-        """Open the data dir and every space, bind, and serve; returns the bound port."""
+        """Open the data dir, register its spaces (their stores open on first use), bind,
+        and serve; returns the bound port."""
         registry = MemorySpaceRegistry(
-            self.config.data_dir, store_factory=self.overrides.store_factory or SpaceStore.open
+            self.config.data_dir,
+            store_factory=self.overrides.store_factory or SpaceStore.open,
+            max_spaces=self.config.max_spaces,
+            max_open_spaces=self.config.max_open_spaces,
         )
         self.registry = registry
-        recovered = registry.recover()
+        started = time.monotonic()
+        recovered = registry.recover(check=False)
+        recovery_s = time.monotonic() - started
+        registry.check_in_background()
         registry.create(self.default_space)
         hub = (self.overrides.hub_factory or EventHub)(self.config.subscriber_buffer)
         self.hub = hub
@@ -203,8 +220,10 @@ class EngramServer:
                 "schema": self.config.schema,
                 "data_dir": str(registry.data_dir),
                 "default_space": str(self.default_space),
-                "spaces": [str(s) for s in registry.ids()],
+                "spaces": len(registry),
+                "quarantined": [str(s) for s in registry.quarantined()],
                 "recovered": len(recovered),
+                "recovery_s": round(recovery_s, 3),
             },
         )
         return self.port

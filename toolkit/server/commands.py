@@ -9,10 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.contract import DEFAULT_SPACE
-from toolkit.errors import EXIT_OK
+from toolkit.errors import EXIT_OK, ToolkitError
 
 DATA_DIR_ENV = "ENGRAM_DATA_DIR"
 DEFAULT_DATA_DIR = ".engram-data"
+MAX_PORT = 65535
+# Mirrors toolkit.server.registry (not imported here: `--help` stays fast).
+DEFAULT_MAX_SPACES = 10_000
+DEFAULT_MAX_OPEN_SPACES = 128
+
+
+class UsageError(ToolkitError):
+    """A command-line value out of its range: one line, exit 2."""
 
 
 def default_data_dir() -> Path:
@@ -49,7 +57,21 @@ def register(subparsers: Any) -> None:
         "--subscriber-buffer",
         type=int,
         default=1024,
-        help="events a stream subscriber may fall behind before it is ended",
+        help="events a stream subscriber may fall behind before it is ended (at least 1)",
+    )
+    serve.add_argument(
+        "--max-spaces",
+        type=int,
+        default=DEFAULT_MAX_SPACES,
+        help="most memory spaces the server holds; CreateSpace beyond it gets "
+        f"RESOURCE_EXHAUSTED (default {DEFAULT_MAX_SPACES})",
+    )
+    serve.add_argument(
+        "--max-open-spaces",
+        type=int,
+        default=DEFAULT_MAX_OPEN_SPACES,
+        help="most space stores kept open at once (3 file descriptors each); the least "
+        f"recently used is closed first (default {DEFAULT_MAX_OPEN_SPACES})",
     )
     serve.set_defaults(func=run_serve)
 
@@ -59,6 +81,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from toolkit.server.logs import configure_logging
     from toolkit.server.space_id import MemorySpaceId
 
+    check_serve_arguments(args)
     configure_logging(args.log_format, verbose=args.verbose)
     config = ServerConfig(
         host=args.host,
@@ -68,6 +91,8 @@ def run_serve(args: argparse.Namespace) -> int:
         schema=args.schema,
         subscriber_buffer=args.subscriber_buffer,
         log_format=args.log_format,
+        max_spaces=args.max_spaces,
+        max_open_spaces=args.max_open_spaces,
     )
 
     def announce(line: str) -> None:
@@ -75,3 +100,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     asyncio.run(serve_until_signalled(config, announce=announce))
     return EXIT_OK
+
+
+def check_serve_arguments(args: argparse.Namespace) -> None:
+    """Refuse out-of-range values with one line (exit 2) before anything starts."""
+    if not 0 <= args.port <= MAX_PORT:
+        raise UsageError(f"--port {args.port} is not a port: use 0 (any free port) to {MAX_PORT}")
+    for flag, value in (
+        ("--subscriber-buffer", args.subscriber_buffer),
+        ("--max-spaces", args.max_spaces),
+        ("--max-open-spaces", args.max_open_spaces),
+    ):
+        if value < 1:
+            raise UsageError(f"{flag} {value} is out of range: it must be at least 1")

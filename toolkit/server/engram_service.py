@@ -6,60 +6,45 @@ code runs over the current schema, the legacy baseline or a deliberately broken 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
-import grpc.aio
-from grpc_status import rpc_status
 
 from toolkit.contract import ENGRAM_SERVICE, SPACE_FIELD
 from toolkit.schema.pool import Schema
+from toolkit.server.commit_flow import MAX_UNPUBLISHED, CommitFlow, CommitFlows
 from toolkit.server.hub import EndReason, EventHub, EventKind, SpaceEvent
-from toolkit.server.messages import Messages, Undecodable, decoder, set_if_present
+from toolkit.server.messages import Messages, check_event_types, set_if_present
+from toolkit.server.registry import ensure_usable
 from toolkit.server.resolve import Resolution, SpaceResolver
-from toolkit.server.status import RpcFailure, failure, invalid_argument
-from toolkit.server.store import StoreClosed, StoredMemory
+from toolkit.server.rpc import (
+    Context,
+    abort,
+    announce,
+    decoded,
+    failures,
+    method_handlers,
+    store_failure,
+)
+from toolkit.server.status import (
+    RpcFailure,
+    failure,
+    invalid_argument,
+    space_deleted,
+    with_note,
+)
+from toolkit.server.store import StoredMemory
 from toolkit.server.writes import StoreWriter
 
 log = logging.getLogger(__name__)
 
 SERVICE = ENGRAM_SERVICE
 DEFAULT_MAX_RESULTS = 100
-MAX_UNPUBLISHED = 1024  # streamed writes a call may have in flight before it stops reading
 
-# grpc.aio.ServicerContext; grpc ships no type information.
-Context: TypeAlias = Any
-
-
-async def abort(context: Context, error: RpcFailure) -> None:
-    """End the call with `error`, keeping the trailing metadata already set (the space)."""
-    status = rpc_status.to_status(error.status)
-    trailing = (*(context.trailing_metadata() or ()), *status.trailing_metadata)
-    await context.abort(status.code, status.details, trailing)
-
-
-async def announce(resolution: Resolution, context: Context, *, early: bool) -> None:
-    """Name the call's space in its trailing metadata, and in its initial metadata when that
-    has to be sent anyway or early.
-
-    Trailing metadata travels with the status. Initial metadata sent by hand is a write of its
-    own and a wait on the event loop (it cost unary calls 13-19% of their rate), so it is sent
-    only for a deprecated call (`x-engram-deprecation` is initial metadata) and, with `early`,
-    on a call that streams answers, whose client learns its space before the first one.
-    """
-    context.set_trailing_metadata(resolution.announced)
-    if early or resolution.deprecation:
-        await context.send_initial_metadata(resolution.announced + resolution.deprecation)
-
-
-def decoded(request: Any) -> Any:
-    if isinstance(request, Undecodable):
-        raise invalid_argument(request.error, "request")
-    return request
+__all__ = ["MAX_UNPUBLISHED", "SERVICE", "Context", "EngramServicer", "abort", "decoded"]
 
 
 class EngramServicer:
@@ -81,7 +66,7 @@ class EngramServicer:
         self.server_version = server_version
         self.schema_version = schema_version
         self.writer = StoreWriter()
-        self._publishers: set[asyncio.Task[None]] = set()
+        self.flows = CommitFlows(self.writer, self._publish_remembered)
 
     async def close(self) -> None:
         """Commit the streamed writes still in flight and stop the writer thread."""
@@ -90,36 +75,18 @@ class EngramServicer:
     # --- plumbing --------------------------------------------------------------------------
 
     def generic_handler(self) -> grpc.GenericRpcHandler:
-        methods = {m.name: m for m in self.schema.methods() if m.service == SERVICE}
-        unary: dict[str, Callable[[Any, Resolution], Awaitable[Any]]] = {
-            "Remember": self.remember,
-            "Recall": self.recall,
-            "Forget": self.forget,
-            "Experience": self.experience,
-            "Introspect": self.introspect,
+        table: dict[str, Callable[..., Any]] = {
+            "Remember": self._unary("Remember", self.remember),
+            "Recall": self._unary("Recall", self.recall),
+            "Forget": self._unary("Forget", self.forget),
+            "Experience": self._unary("Experience", self.experience),
+            "Introspect": self._unary("Introspect", self.introspect),
+            "Stream": self.stream,
+            "StreamingRemember": self.streaming_remember,
+            "MemoryFlow": self.memory_flow,
         }
-        handlers: dict[str, grpc.RpcMethodHandler] = {}
-        for name, method in methods.items():
-            options = {
-                "request_deserializer": decoder(method.request),
-                "response_serializer": method.response.SerializeToString,
-            }
-            if name in unary:
-                handlers[name] = grpc.unary_unary_rpc_method_handler(
-                    self._unary(name, unary[name]), **options
-                )
-            elif name == "Stream":
-                # Stream yields bytes it encoded itself (see `stream`): no serializer.
-                handlers[name] = grpc.unary_stream_rpc_method_handler(
-                    self.stream, request_deserializer=options["request_deserializer"]
-                )
-            elif name == "StreamingRemember":
-                handlers[name] = grpc.stream_unary_rpc_method_handler(
-                    self.streaming_remember, **options
-                )
-            elif name == "MemoryFlow":
-                handlers[name] = grpc.stream_stream_rpc_method_handler(self.memory_flow, **options)
-        return grpc.method_handlers_generic_handler(SERVICE, handlers)
+        # Stream yields bytes it encoded itself (see `stream`): no serializer.
+        return method_handlers(self.schema, SERVICE, table, raw_responses=frozenset({"Stream"}))
 
     async def _open(
         self,
@@ -134,6 +101,8 @@ class EngramServicer:
         resolution = self.resolver.resolve(
             rpc, request, context.invocation_metadata() or (), context.peer(), field=field
         )
+        context.set_trailing_metadata(resolution.announced)
+        ensure_usable(resolution.handle)
         await announce(resolution, context, early=streaming)
         return resolution
 
@@ -141,20 +110,11 @@ class EngramServicer:
         self, rpc: str, body: Callable[[Any, Resolution], Awaitable[Any]]
     ) -> Callable[[Any, Context], Awaitable[Any]]:
         async def handle(request: Any, context: Context) -> Any:
-            try:
+            async with failures(context, rpc):
                 resolution = await self._open(rpc, decoded(request), context)
                 return await body(request, resolution)
-            except StoreClosed:
-                await abort(context, self._deleted(rpc))
-            except RpcFailure as error:
-                await abort(context, error)
 
         return handle
-
-    def _deleted(self, rpc: str) -> RpcFailure:
-        return failure(
-            grpc.StatusCode.NOT_FOUND, f"{rpc}: the memory space was deleted during the call"
-        )
 
     def _bound(self, rpc: str, resolution: Resolution, field: str) -> None:
         """Every message of a streaming call acts on the space its first message chose."""
@@ -167,6 +127,9 @@ class EngramServicer:
 
     async def _publish(self, resolution: Resolution, kind: EventKind, memory: StoredMemory) -> None:
         await self.hub.publish(SpaceEvent(resolution.space, kind, memory, time.time_ns()))
+
+    async def _publish_remembered(self, resolution: Resolution, memory: StoredMemory) -> None:
+        await self._publish(resolution, EventKind.REMEMBERED, memory)
 
     # --- unary RPCs ------------------------------------------------------------------------
 
@@ -253,13 +216,13 @@ class EngramServicer:
 
         Each event is encoded once, by the first stream that sends it; every stream then
         appends only its own sequence field to those shared bytes."""
-        try:
+        async with failures(context, "Stream"):
             resolution = self.resolver.resolve(
                 "Stream", decoded(request), context.invocation_metadata() or (), context.peer()
             )
-        except RpcFailure as error:
-            await abort(context, error)
-            return
+            context.set_trailing_metadata(resolution.announced)
+            ensure_usable(resolution.handle)
+            check_event_types(request.event_types)
         subscription = self.hub.subscribe(resolution.space, request.event_types)
         try:
             await announce(resolution, context, early=True)
@@ -270,6 +233,8 @@ class EngramServicer:
                 yield event.wire(self._stream_body) + sequence_field(sequence)
         finally:
             self.hub.unsubscribe(subscription)
+        if subscription.end_reason is EndReason.DELETED:
+            await abort(context, space_deleted(resolution.space))
         if subscription.end_reason is EndReason.OVERFLOW:
             await abort(
                 context,
@@ -285,58 +250,49 @@ class EngramServicer:
         return self.messages.stream_body(int(event.kind), event.memory, event.timestamp_ns)
 
     async def streaming_remember(self, requests: AsyncIterator[Any], context: Context) -> Any:
-        """Each memory goes to the writer thread and the call reads on; a publisher task
-        publishes each one, in order, once it is committed. The answer waits for all of them."""
+        """Each memory goes to the writer thread and the call reads on (`CommitFlow`); the
+        answer waits for all of them."""
         rpc = "StreamingRemember"
         resolution: Resolution | None = None
         ids: list[str] = []
-        flow: _CommitFlow | None = None
+        flow: CommitFlow | None = None
+
+        def committed_so_far(error: Exception) -> RpcFailure | None:
+            found = store_failure(rpc, error)
+            if found is None or flow is None or not flow.committed:
+                return found
+            return with_note(
+                found,
+                f"; {flow.committed} of the {len(ids)} memories this call sent before were "
+                "committed and stay stored",
+            )
+
         try:
-            async for request in requests:
-                decoded(request)
-                if resolution is None:
-                    resolution = await self._open(rpc, request, context)
-                    flow = self._commit_flow(resolution)
-                else:
-                    self._bound(rpc, resolution, self.resolver.requested_by_field(request))
-                assert flow is not None
-                flow.raise_failure()
-                memory = self.messages.stored_memory(request.memory)
-                await flow.room.acquire()  # a stalled publisher stops the reading, bounded
-                flow.writes.put_nowait(self.writer.submit(resolution.handle.store, memory))
-                ids.append(memory.id)
-            if resolution is None:
-                await self._open(rpc, None, context)
-            if flow is not None:
-                flow.writes.put_nowait(None)
-                await asyncio.shield(flow.publisher)
-                flow.raise_failure()
-        except StoreClosed:
-            await abort(context, self._deleted(rpc))
-        except RpcFailure as error:
-            await abort(context, error)
+            async with failures(context, rpc, committed_so_far):
+                try:
+                    async for request in requests:
+                        decoded(request)
+                        if resolution is None:
+                            resolution = await self._open(rpc, request, context)
+                            flow = self.flows.start(resolution)
+                        else:
+                            self._bound(rpc, resolution, self.resolver.requested_by_field(request))
+                        assert flow is not None
+                        memory = self.messages.stored_memory(request.memory)
+                        await flow.submit(resolution.handle.store, memory)
+                        ids.append(memory.id)
+                    if resolution is None:
+                        await self._open(rpc, None, context)
+                    if flow is not None:
+                        await flow.finish()
+                except Exception:
+                    if flow is not None:
+                        await flow.drain()  # so the error can say what was committed
+                    raise
         finally:
-            if flow is not None and not flow.publisher.done():
-                flow.writes.put_nowait(None)  # what was committed is still published
+            if flow is not None:
+                flow.abandon()
         return self.messages.new("StreamingRememberResponse", memory_ids=ids, count=len(ids))
-
-    def _commit_flow(self, resolution: Resolution) -> _CommitFlow:
-        flow = _CommitFlow()
-        flow.publisher = asyncio.ensure_future(self._publish_committed(resolution, flow))
-        self._publishers.add(flow.publisher)
-        flow.publisher.add_done_callback(self._publishers.discard)
-        return flow
-
-    async def _publish_committed(self, resolution: Resolution, flow: _CommitFlow) -> None:
-        while (write := await flow.writes.get()) is not None:
-            try:
-                memory = await write
-            except Exception as exc:  # the call reports it (StoreClosed: NOT_FOUND)
-                flow.failure = flow.failure or exc
-            else:
-                if flow.failure is None:
-                    await self._publish(resolution, EventKind.REMEMBERED, memory)
-            flow.room.release()
 
     def _flow_field(self, request: Any) -> str:
         """A MemoryFlow message names its space on itself or on its inner request."""
@@ -355,7 +311,7 @@ class EngramServicer:
     ) -> AsyncIterator[Any]:
         rpc = "MemoryFlow"
         resolution: Resolution | None = None
-        try:
+        async with failures(context, rpc):
             async for request in requests:
                 decoded(request)
                 field = self._flow_field(request)
@@ -375,22 +331,3 @@ class EngramServicer:
                 yield self.messages.new("MemoryFlowResponse", **{kind: answer})
             if resolution is None:
                 await self._open(rpc, None, context, streaming=True)
-        except StoreClosed:
-            await abort(context, self._deleted(rpc))
-        except RpcFailure as error:
-            await abort(context, error)
-
-
-class _CommitFlow:
-    """A StreamingRemember call's writes between the writer thread and the publisher task."""
-
-    publisher: asyncio.Task[None]
-
-    def __init__(self) -> None:
-        self.writes: asyncio.Queue[asyncio.Future[StoredMemory] | None] = asyncio.Queue()
-        self.room = asyncio.Semaphore(MAX_UNPUBLISHED)
-        self.failure: Exception | None = None
-
-    def raise_failure(self) -> None:
-        if self.failure is not None:
-            raise self.failure

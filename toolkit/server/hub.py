@@ -47,7 +47,8 @@ class SpaceEvent:
 
 class EndReason(enum.Enum):
     OVERFLOW = "overflow"  # fell behind: the buffer was full when an event arrived
-    CLOSED = "closed"  # the space was deleted or the server is stopping
+    CLOSED = "closed"  # the server is stopping
+    DELETED = "deleted"  # the space was deleted
 
 
 class Subscription:
@@ -157,15 +158,15 @@ class EventHub:
         self.unsubscribe(subscription)
         subscription.end(EndReason.OVERFLOW)
 
-    def close_space(self, space: MemorySpaceId) -> None:
-        """End every subscription of `space` (it was deleted)."""
+    def close_space(self, space: MemorySpaceId, reason: EndReason = EndReason.DELETED) -> None:
+        """End every subscription of `space` (it was deleted, unless `reason` says else)."""
         for subscription in tuple(self._subscribers.pop(space, ())):
-            subscription.end(EndReason.CLOSED)
+            subscription.end(reason)
 
     def close(self) -> None:
         """End every subscription (the server is stopping)."""
         for space in tuple(self._subscribers):
-            self.close_space(space)
+            self.close_space(space, EndReason.CLOSED)
 
     def subscriber_count(self, space: MemorySpaceId | None = None) -> int:
         if space is not None:

@@ -46,9 +46,26 @@ class TextFormatter(logging.Formatter):
         return f"{record.levelname} {record.name}: {record.getMessage()} {fields}".rstrip()
 
 
+class ClientCausedNoise(logging.Filter):
+    """grpc logs a client's header that is not UTF-8 as an ERROR with a traceback (and
+    passes the raw bytes on, which the resolver answers with INVALID_ARGUMENT). The client
+    caused it: keep one WARNING line, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("grpc") and record.exc_info:
+            error = record.exc_info[1]
+            if isinstance(error, UnicodeDecodeError):
+                record.exc_info = None
+                record.exc_text = None
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+                record.event = "client_invalid_metadata"
+        return True
+
+
 def configure_logging(log_format: LogFormat, *, verbose: bool = False) -> None:
     """Send every record to stderr in `log_format`, replacing earlier handlers."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ClientCausedNoise())
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -6,6 +6,7 @@ same code serves the current schema, the legacy baseline or a deliberately broke
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,11 +16,43 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from toolkit.schema.pool import Schema
+from toolkit.server.status import invalid_argument
 from toolkit.server.store import StoredEpisode, StoredMemory
 
 PACKAGE = "engram.v1"
 NANOS_PER_SECOND = 1_000_000_000
 _UNSIGNED_VARINT_TYPES = (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_UINT32)
+# A timestamp is stored as signed 64-bit nanoseconds since the epoch (1677-09-21 to 2262-04-11).
+MIN_NS = -(2**63)
+MAX_NS = 2**63 - 1
+MAX_EVENT_TYPES = 16  # a Stream filter names each of the (three) event types at most once
+
+
+def timestamp_ns(timestamp: Any, field: str) -> int:
+    """A Timestamp in nanoseconds, INVALID_ARGUMENT naming `field` when it cannot be stored."""
+    nanos = timestamp.nanos
+    value: int = timestamp.seconds * NANOS_PER_SECOND + nanos
+    if not 0 <= nanos < NANOS_PER_SECOND or not MIN_NS <= value <= MAX_NS:
+        raise invalid_argument(
+            f"{field} is out of range: a timestamp must lie between 1677-09-21 and 2262-04-11"
+            " (nanos 0-999999999)",
+            field,
+        )
+    return value
+
+
+def finite(value: float, field: str) -> float:
+    if not math.isfinite(value):
+        raise invalid_argument(f"{field} must be a finite number, not {value}", field)
+    return value
+
+
+def check_event_types(event_types: Any) -> None:
+    if len(event_types) > MAX_EVENT_TYPES:
+        raise invalid_argument(
+            f"event_types names {len(event_types)} types; at most {MAX_EVENT_TYPES} are accepted",
+            "event_types",
+        )
 
 
 @dataclass(frozen=True)
@@ -79,20 +112,28 @@ class Messages:
             return None
         return varint(found.number << 3)
 
-    def stored_memory(self, memory: Any) -> StoredMemory:
+    def stored_memory(self, memory: Any, field: str = "memory") -> StoredMemory:
+        """The memory to store; INVALID_ARGUMENT naming the field (under `field`) when a
+        value cannot be stored: a confidence that is not finite, a timestamp out of range."""
         created = (
-            memory.created_at.ToNanoseconds() if memory.HasField("created_at") else time.time_ns()
+            timestamp_ns(memory.created_at, f"{field}.created_at")
+            if memory.HasField("created_at")
+            else time.time_ns()
         )
         return StoredMemory(
             id=memory.id or uuid.uuid4().hex,
             content=memory.content,
-            confidence=memory.confidence,
+            confidence=finite(memory.confidence, f"{field}.confidence"),
             embedding=tuple(memory.embedding),
             created_at_ns=created,
         )
 
-    def stored_episode(self, episode: Any) -> StoredEpisode:
-        when = episode.when.ToNanoseconds() if episode.HasField("when") else time.time_ns()
+    def stored_episode(self, episode: Any, field: str = "episode") -> StoredEpisode:
+        when = (
+            timestamp_ns(episode.when, f"{field}.when")
+            if episode.HasField("when")
+            else time.time_ns()
+        )
         return StoredEpisode(
             id=episode.id or uuid.uuid4().hex,
             what=episode.what,

@@ -57,10 +57,25 @@ class SpaceResolver:
         return field_value(request)
 
     def requested_by_header(self, metadata: Sequence[tuple[str, Any]]) -> str:
+        """The header's value; INVALID_ARGUMENT when it is sent twice with different values
+        or is not UTF-8 text."""
+        values: list[str] = []
         for key, value in metadata:
             if key == SPACE_HEADER:
-                return value.decode() if isinstance(value, bytes) else str(value)
-        return ""
+                try:
+                    text = value.decode() if isinstance(value, bytes) else str(value)
+                except UnicodeDecodeError:
+                    raise invalid_argument(
+                        f"the {SPACE_HEADER} header is not UTF-8 text", SPACE_HEADER
+                    ) from None
+                if values and text != values[0]:
+                    raise invalid_argument(
+                        f"the {SPACE_HEADER} header is sent more than once with different "
+                        f"values ('{values[0]}', '{text}'); send it once",
+                        SPACE_HEADER,
+                    )
+                values.append(text)
+        return values[0] if values else ""
 
     def parse(self, raw: str, source: str) -> MemorySpaceId:
         try:

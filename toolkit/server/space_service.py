@@ -7,22 +7,26 @@ from typing import Any
 
 import grpc
 
-from toolkit.contract import SPACE_FIELD, SPACE_SERVICE
+from toolkit.contract import QUARANTINE_HEADER, QUARANTINED_COUNT, SPACE_FIELD, SPACE_SERVICE
 from toolkit.schema.pool import Schema
-from toolkit.server.engram_service import Context, abort, decoded
 from toolkit.server.hub import EventHub
-from toolkit.server.messages import Messages, decoder
+from toolkit.server.messages import Messages
 from toolkit.server.registry import (
+    LifecycleError,
     MemorySpaceRegistry,
     SpaceHandle,
+    SpaceInfo,
+    SpaceLimitReached,
     SpaceNotFound,
     SpaceProtected,
 )
+from toolkit.server.rpc import Context, decoded, failures, method_handlers
 from toolkit.server.space_id import InvalidSpaceId, MemorySpaceId
 from toolkit.server.status import RpcFailure, failure, invalid_space_id, space_not_found
 from toolkit.server.store import StoreClosed
 
 SERVICE = SPACE_SERVICE
+Answer = tuple[Any, list[SpaceInfo]]  # the response and the quarantined spaces it shows
 
 
 class MemorySpaceServicer:
@@ -40,35 +44,37 @@ class MemorySpaceServicer:
         self.default_space = default_space
 
     def generic_handler(self) -> grpc.GenericRpcHandler:
-        bodies: dict[str, Callable[[Any], Awaitable[Any]]] = {
+        bodies: dict[str, Callable[[Any], Awaitable[Answer]]] = {
             "CreateSpace": self.create_space,
             "GetSpace": self.get_space,
             "ListSpaces": self.list_spaces,
             "DeleteSpace": self.delete_space,
         }
-        handlers = {
-            method.name: grpc.unary_unary_rpc_method_handler(
-                self._unary(bodies[method.name]),
-                request_deserializer=decoder(method.request),
-                response_serializer=method.response.SerializeToString,
-            )
-            for method in self.schema.methods()
-            if method.service == SERVICE and method.name in bodies
-        }
-        return grpc.method_handlers_generic_handler(SERVICE, handlers)
+        table = {name: self._unary(name, body) for name, body in bodies.items()}
+        return method_handlers(self.schema, SERVICE, table, kinds={})
 
     def _unary(
-        self, body: Callable[[Any], Awaitable[Any]]
+        self, rpc: str, body: Callable[[Any], Awaitable[Answer]]
     ) -> Callable[[Any, Context], Awaitable[Any]]:
         async def handle(request: Any, context: Context) -> Any:
-            try:
-                return await body(decoded(request))
-            except RpcFailure as error:
-                await abort(context, error)
-            except (SpaceNotFound, StoreClosed):
-                await abort(context, self._not_found(request.memory_space_id))
-            except SpaceProtected as exc:
-                await abort(context, failure(grpc.StatusCode.FAILED_PRECONDITION, str(exc)))
+            def translate(error: Exception) -> RpcFailure | None:
+                if isinstance(error, (SpaceNotFound, StoreClosed)):
+                    return self._not_found(request.memory_space_id)
+                if isinstance(error, SpaceProtected):
+                    return failure(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+                if isinstance(error, SpaceLimitReached):
+                    return failure(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+                if isinstance(error, LifecycleError):
+                    return failure(grpc.StatusCode.UNAVAILABLE, str(error))
+                return None
+
+            async with failures(context, rpc, translate):
+                response, quarantined = await body(decoded(request))
+                if quarantined:
+                    context.set_trailing_metadata(
+                        tuple((QUARANTINE_HEADER, f"{i.id}: {i.quarantine}") for i in quarantined)
+                    )
+                return response
 
         return handle
 
@@ -82,39 +88,37 @@ class MemorySpaceServicer:
         space = MemorySpaceId(raw)
         return space_not_found(space, str(SpaceNotFound(space)))
 
-    def _space(self, handle: SpaceHandle) -> Any:
+    def _space(self, info: SpaceInfo) -> Any:
         message = self.messages.new(
             "MemorySpace",
-            id=str(handle.id),
-            persistence_path=str(handle.path),
-            memory_count=handle.store.count(),
+            id=str(info.id),
+            persistence_path=str(info.persistence_path),
+            memory_count=QUARANTINED_COUNT if info.quarantine is not None else info.memory_count,
         )
-        message.created_at.FromNanoseconds(handle.created_at_ns)
+        message.created_at.FromNanoseconds(info.created_at_ns)
         return message
 
-    async def create_space(self, request: Any) -> Any:
+    def _one(self, handle: SpaceHandle) -> tuple[Any, list[SpaceInfo]]:
+        info = self.registry.info(handle)
+        return self._space(info), [info] if info.quarantine is not None else []
+
+    async def create_space(self, request: Any) -> Answer:
         handle, created = self.registry.create_reporting(self._space_id(request))
-        return self.messages.new("CreateSpaceResponse", space=self._space(handle), created=created)
+        space, quarantined = self._one(handle)
+        return self.messages.new("CreateSpaceResponse", space=space, created=created), quarantined
 
-    async def get_space(self, request: Any) -> Any:
-        handle = self.registry.get(self._space_id(request))
-        return self.messages.new("GetSpaceResponse", space=self._space(handle))
+    async def get_space(self, request: Any) -> Answer:
+        space, quarantined = self._one(self.registry.get(self._space_id(request)))
+        return self.messages.new("GetSpaceResponse", space=space), quarantined
 
-    async def list_spaces(self, request: Any) -> Any:
-        spaces = []
-        for info in self.registry.list():
-            space = self.messages.new(
-                "MemorySpace",
-                id=str(info.id),
-                persistence_path=str(info.persistence_path),
-                memory_count=info.memory_count,
-            )
-            space.created_at.FromNanoseconds(info.created_at_ns)
-            spaces.append(space)
-        return self.messages.new("ListSpacesResponse", spaces=spaces)
+    async def list_spaces(self, request: Any) -> Answer:
+        infos = self.registry.list()
+        spaces = [self._space(info) for info in infos]
+        quarantined = [info for info in infos if info.quarantine is not None]
+        return self.messages.new("ListSpacesResponse", spaces=spaces), quarantined
 
-    async def delete_space(self, request: Any) -> Any:
+    async def delete_space(self, request: Any) -> Answer:
         space = self._space_id(request)
         self.registry.delete(space, protected=self.default_space)
         self.hub.close_space(space)
-        return self.messages.new("DeleteSpaceResponse", deleted=True)
+        return self.messages.new("DeleteSpaceResponse", deleted=True), []

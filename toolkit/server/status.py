@@ -60,3 +60,19 @@ def invalid_argument(message: str, field: str) -> RpcFailure:
         message,
         error_details_pb2.BadRequest(field_violations=[violation]),
     )
+
+
+def space_deleted(space_id: MemorySpaceId) -> RpcFailure:
+    """NOT_FOUND for a call (a stream) whose space was deleted while it ran."""
+    info = error_details_pb2.ErrorInfo(
+        reason=NOT_FOUND_REASON, domain=ERROR_DOMAIN, metadata={SPACE_FIELD: space_id}
+    )
+    return failure(grpc.StatusCode.NOT_FOUND, f"memory space {space_id} was deleted", info)
+
+
+def with_note(error: RpcFailure, note: str) -> RpcFailure:
+    """`error` with `note` appended to its message (its code and details kept)."""
+    status = status_pb2.Status()
+    status.CopyFrom(error.status)
+    status.message += note
+    return RpcFailure(status)

@@ -14,7 +14,9 @@ thread switch: an id lookup took 13 µs alone and 55 µs inside the running serv
 from __future__ import annotations
 
 import array
+import errno
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -26,6 +28,13 @@ from pathlib import Path
 from toolkit.errors import ToolkitError
 
 DATABASE_NAME = "memories.sqlite3"
+WAL_NAME = DATABASE_NAME + "-wal"
+# Written last when a store is created: what the space's folder must contain from then on.
+MANIFEST_NAME = "space.json"
+STORE_FORMAT = 1
+REQUIRED_TABLES = ("meta", "memories", "episodes")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_FULL = 13
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +77,173 @@ def _remember_many_sql(rows: int) -> str:
 
 class StoreClosed(ToolkitError):
     """The space's store was closed (the space was deleted or the server is stopping)."""
+
+
+class StoreDamaged(ToolkitError):
+    """A store's files cannot be used: `corrupt` (their content is wrong) or unreadable."""
+
+    def __init__(self, file: Path, reason: str, *, corrupt: bool) -> None:
+        super().__init__(f"{file}: {reason}")
+        self.file = file
+        self.reason = reason
+        self.corrupt = corrupt
+
+
+class DiskFull(ToolkitError):
+    """A write found no room on the server's disk; nothing of it was committed."""
+
+    def __init__(self) -> None:
+        super().__init__("the server's disk is full")
+
+
+class OutOfDescriptors(ToolkitError):
+    """The process has no file descriptor left to open a store: a limit, not damage."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the server has no file descriptors left to open the space's store; "
+            "lower --max-open-spaces or raise the process's descriptor limit"
+        )
+
+
+def _out_of_descriptors(database: Path) -> bool:
+    """Whether opening `database` now fails for want of a descriptor (EMFILE/ENFILE)."""
+    try:
+        fd = os.open(database if database.exists() else database.parent, os.O_RDONLY)
+    except OSError as exc:
+        return exc.errno in (errno.EMFILE, errno.ENFILE)
+    os.close(fd)
+    return False
+
+
+def is_disk_full(error: BaseException) -> bool:
+    if isinstance(error, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", None)
+        return code == _SQLITE_FULL or "disk is full" in str(error)
+    return isinstance(error, OSError) and error.errno == errno.ENOSPC
+
+
+@contextmanager
+def _disk_full_as_answer(database: Path | None = None) -> Iterator[None]:
+    """A write's failure as an answer: `DiskFull`, or `StoreDamaged` when the database turns
+    out read-only, unreadable or corrupt while the server runs."""
+    try:
+        yield
+    except (sqlite3.DatabaseError, OSError) as exc:
+        if is_disk_full(exc):
+            raise DiskFull() from exc
+        if database is not None and not isinstance(exc, sqlite3.IntegrityError | OSError):
+            text = str(exc)
+            if isinstance(exc, sqlite3.OperationalError):
+                if "readonly" in text or "disk I/O" in text or "unable to open" in text:
+                    raise StoreDamaged(
+                        database, f"cannot be written: {text}", corrupt=False
+                    ) from exc
+            else:
+                raise StoreDamaged(database, f"is corrupt: {text}", corrupt=True) from exc
+        raise
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a store's folder must contain, recorded when the store was created."""
+
+    created_at_ns: int
+    database: str = DATABASE_NAME
+    tables: tuple[str, ...] = REQUIRED_TABLES
+    format: int = STORE_FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": self.format,
+                "database": self.database,
+                "tables": list(self.tables),
+                "created_at_ns": self.created_at_ns,
+            },
+            sort_keys=True,
+        )
+
+
+def read_manifest(directory: Path | str) -> Manifest | None:
+    """The folder's manifest; None when it has none (a store older than manifests)."""
+    path = os.path.join(directory, MANIFEST_NAME)
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise OutOfDescriptors() from exc
+        raise StoreDamaged(Path(path), f"cannot be read: {exc.strerror}", corrupt=False) from exc
+    try:
+        document = json.loads(text)
+        return Manifest(
+            created_at_ns=int(document["created_at_ns"]),
+            database=str(document["database"]),
+            tables=tuple(str(t) for t in document["tables"]),
+            format=int(document["format"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreDamaged(
+            Path(path), f"is not a valid space manifest: {exc}", corrupt=True
+        ) from exc
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    """Write the manifest atomically (a temporary file renamed over it). Like the WAL at
+    synchronous=NORMAL, it survives the process being killed, not the machine losing power."""
+    temporary = directory / f".{MANIFEST_NAME}.tmp"
+    temporary.write_text(manifest.to_json())
+    temporary.replace(directory / MANIFEST_NAME)
+
+
+def check_files(directory: Path | str) -> Manifest | None:
+    """Check a store's files without opening SQLite (cheap: at start-up, for every space).
+
+    Raises `StoreDamaged` for a database that is missing (while the manifest or a WAL says
+    there is one), empty, unreadable or not an SQLite file. Returns the manifest, or None for
+    a folder without one (a store created before manifests, checked when it is opened).
+    """
+    manifest = read_manifest(directory)
+    database = os.path.join(directory, manifest.database if manifest else DATABASE_NAME)
+    try:
+        with open(database, "rb") as handle:
+            header = handle.read(len(SQLITE_MAGIC))
+    except FileNotFoundError as exc:
+        if os.path.exists(os.path.join(directory, WAL_NAME)):
+            reason = "the database is missing while its write-ahead log remains"
+        elif manifest is not None:
+            reason = "the database is missing"
+        else:
+            return None
+        raise StoreDamaged(Path(database), reason, corrupt=True) from exc
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise OutOfDescriptors() from exc
+        reason = f"cannot be read: {exc.strerror}"
+        raise StoreDamaged(Path(database), reason, corrupt=False) from exc
+    if not header:
+        reason = "the database is empty (truncated to zero bytes)"
+        raise StoreDamaged(Path(database), reason, corrupt=True)
+    if header != SQLITE_MAGIC:
+        raise StoreDamaged(Path(database), "the file is not an SQLite database", corrupt=True)
+    return manifest
+
+
+def _damage(database: Path, exc: BaseException) -> StoreDamaged | OutOfDescriptors:
+    text = str(exc)
+    if (isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE)) or (
+        "unable to open" in text and _out_of_descriptors(database)
+    ):
+        return OutOfDescriptors()
+    if isinstance(exc, PermissionError) or (
+        isinstance(exc, sqlite3.OperationalError)
+        and ("unable to open" in text or "readonly" in text or "disk I/O" in text)
+    ):
+        return StoreDamaged(database, f"cannot be opened for writing: {text}", corrupt=False)
+    return StoreDamaged(database, f"is corrupt: {text}", corrupt=True)
 
 
 @dataclass(frozen=True)
@@ -149,18 +325,68 @@ class SpaceStore:
 
     @classmethod
     def open(cls, directory: Path) -> SpaceStore:
-        directory.mkdir(parents=True, exist_ok=True)
+        """Open the store in `directory`, creating it (and its manifest) in an empty folder.
+
+        A store with a manifest must contain what the manifest says; `StoreDamaged` says
+        which file is wrong and why. `DiskFull` when a new store finds no room."""
+        manifest = check_files(directory) if directory.exists() else None
+        try:
+            return cls._open(directory, manifest, exclusive=False)
+        except DiskFull:
+            if manifest is None:
+                raise
+        # On a full disk the WAL's shared-memory index may not be creatable: in exclusive
+        # locking mode SQLite keeps it in the process's memory, so the space still reads.
+        return cls._open(directory, manifest, exclusive=True)
+
+    @classmethod
+    def _open(cls, directory: Path, manifest: Manifest | None, *, exclusive: bool) -> SpaceStore:
         database = directory / DATABASE_NAME
-        connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(_SCHEMA)
-        connection.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at_ns', ?)",
-            (str(time.time_ns()),),
-        )
-        return cls(database, connection)
+        new = manifest is None and not database.exists()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            if is_disk_full(exc):
+                raise DiskFull() from exc
+            raise _damage(database, exc) from exc
+        try:
+            connection.row_factory = sqlite3.Row
+            if exclusive:
+                connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            if new:
+                connection.executescript(_SCHEMA)
+                connection.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at_ns', ?)",
+                    (str(time.time_ns()),),
+                )
+            else:
+                tables = {
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    )
+                }
+                expected = manifest.tables if manifest is not None else REQUIRED_TABLES
+                missing = [t for t in expected if t not in tables]
+                if missing:
+                    raise StoreDamaged(
+                        database, f"lacks the table(s) {', '.join(missing)}", corrupt=True
+                    )
+            store = cls(database, connection)
+            if manifest is None:
+                write_manifest(directory, Manifest(created_at_ns=store.created_at_ns()))
+        except StoreDamaged:
+            connection.close()
+            raise
+        except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
+            connection.close()
+            if is_disk_full(exc):
+                raise DiskFull() from exc
+            raise _damage(database, exc) from exc
+        return store
 
     def _closed_error(self) -> StoreClosed:
         return StoreClosed(f"the store at {self.database.parent} is closed")
@@ -190,7 +416,7 @@ class SpaceStore:
     def remember(self, memory: StoredMemory) -> StoredMemory:
         memory, blob = _as_stored(memory)
         # The hot write path: the lock taken directly, the statement from sqlite3's cache.
-        with self._lock:
+        with self._lock, _disk_full_as_answer(self.database):
             db = self._db
             if db is None:
                 raise self._closed_error()
@@ -209,7 +435,7 @@ class SpaceStore:
             m, blob = _as_stored(m)
             stored.append(m)
             values += (m.id, m.content, m.confidence, blob, m.created_at_ns)
-        with self._lock:
+        with self._lock, _disk_full_as_answer(self.database):
             db = self._db
             if db is None:
                 raise self._closed_error()
@@ -235,7 +461,7 @@ class SpaceStore:
         db.execute("COMMIT")
 
     def experience(self, episode: StoredEpisode) -> StoredEpisode:
-        with self._connection() as db:
+        with self._connection() as db, _disk_full_as_answer(self.database):
             db.execute(
                 "INSERT OR REPLACE INTO episodes (id, what, when_ns, place, who)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -279,7 +505,7 @@ class SpaceStore:
     def forget(self, memory_ids: Sequence[str], *, soft: bool) -> list[StoredMemory]:
         """Remove (or, when `soft`, hide) the given live memories; returns those affected."""
         affected: list[StoredMemory] = []
-        with self._connection() as db:
+        with self._connection() as db, _disk_full_as_answer(self.database):
             view = self._view
             for memory_id in memory_ids:
                 memory = view.live(memory_id)

@@ -18,7 +18,7 @@ import asyncio
 import concurrent.futures
 from collections.abc import Sequence
 
-from toolkit.server.store import SpaceStore, StoredMemory
+from toolkit.server.store import DiskFull, SpaceStore, StoreClosed, StoredMemory
 
 Outcome = StoredMemory | Exception
 Write = tuple[SpaceStore, StoredMemory, "asyncio.Future[StoredMemory]"]
@@ -34,8 +34,17 @@ def commit_group(writes: Sequence[tuple[SpaceStore, StoredMemory]]) -> list[Outc
         try:
             store.remember_many([writes[i][1] for i in indexes])
         except Exception as exc:  # handed to each waiting call, which reports it
+            if len(indexes) == 1 or isinstance(exc, (StoreClosed, DiskFull)):
+                for i in indexes:
+                    outcomes[i] = exc
+                continue
+            # One bad row fails the whole statement: commit each write alone, so a bad
+            # request fails only its own call, never another client's writes.
             for i in indexes:
-                outcomes[i] = exc
+                try:
+                    outcomes[i] = store.remember(writes[i][1])
+                except Exception as alone:
+                    outcomes[i] = alone
     return outcomes
 
 

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "toolkit.server.commands",
     "toolkit.compat.commands",
     "toolkit.report.commands",
+    "toolkit.rehearse.commands",
 )
 
 

@@ -31,6 +31,7 @@ from toolkit.errors import ToolkitError
 from toolkit.schema.pool import Schema, SchemaName, load_schema
 from toolkit.schema.version import SchemaVersionError, declared_version
 from toolkit.server import engram_service, space_service
+from toolkit.server.adopt import PreMigrationRegistry, adopt_pre_migration_store
 from toolkit.server.engram_service import EngramServicer
 from toolkit.server.hub import EventHub
 from toolkit.server.logs import LogFormat
@@ -140,7 +141,10 @@ class EngramServer:
 
     async def start(self) -> int:
         """Open the data dir and every space, bind, and serve; returns the bound port."""
-        registry = MemorySpaceRegistry(
+        legacy = self.config.schema == "legacy"
+        if not legacy:
+            adopt_pre_migration_store(self.config.data_dir, self.default_space)
+        registry = (PreMigrationRegistry if legacy else MemorySpaceRegistry)(
             self.config.data_dir, store_factory=self.overrides.store_factory or SpaceStore.open
         )
         self.registry = registry

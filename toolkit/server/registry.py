@@ -70,11 +70,11 @@ class SpaceInfo:
     memory_count: int
 
 
-def prepare_data_dir(data_dir: Path) -> Path:
+def prepare_data_dir(data_dir: Path, *, spaces: bool = True) -> Path:
     """Create `data_dir` (and `spaces/`) and prove it writable; returns it resolved."""
     try:
         root = data_dir.resolve()
-        (root / SPACES_DIR).mkdir(parents=True, exist_ok=True)
+        (root / SPACES_DIR if spaces else root).mkdir(parents=True, exist_ok=True)
         probe = root / ".write-probe"
         probe.write_bytes(b"")
         probe.unlink()
@@ -87,8 +87,10 @@ def prepare_data_dir(data_dir: Path) -> Path:
 class MemorySpaceRegistry:
     """Spaces by id. `get` is one dictionary lookup; `create` and `delete` are serialised."""
 
+    spaces_layout = True  # False: the pre-migration layout (toolkit.server.adopt)
+
     def __init__(self, data_dir: Path, *, store_factory: StoreFactory = SpaceStore.open) -> None:
-        self.data_dir = prepare_data_dir(data_dir)
+        self.data_dir = prepare_data_dir(data_dir, spaces=self.spaces_layout)
         self.spaces_dir = self.data_dir / SPACES_DIR
         self._store_factory = store_factory
         self._spaces: dict[MemorySpaceId, SpaceHandle] = {}

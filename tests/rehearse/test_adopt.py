@@ -118,7 +118,9 @@ def test_the_current_server_adopts_it_as_the_default_space_once(
         remember(server.address, "legacy", "old-1")
     with caplog.at_level(logging.INFO), start_server_thread(ServerConfig(data_dir=tmp_path)) as s:
         remember(s.address, "current", "new-1", DEFAULT_SPACE)
-    adopted = [r for r in caplog.records if getattr(r, "event", "") == "pre_migration_store_adopted"]
+    adopted = [
+        r for r in caplog.records if getattr(r, "event", "") == "pre_migration_store_adopted"
+    ]
     assert len(adopted) == 1 and adopted[0].levelno == logging.WARNING
     assert not (tmp_path / DATABASE_NAME).exists()
     assert stored_ids(tmp_path / SPACES_DIR / DEFAULT_SPACE) == {"old-1", "new-1"}
@@ -126,7 +128,9 @@ def test_the_current_server_adopts_it_as_the_default_space_once(
     caplog.clear()
     with caplog.at_level(logging.INFO), start_server_thread(ServerConfig(data_dir=tmp_path)):
         pass
-    assert not [r for r in caplog.records if getattr(r, "event", "") == "pre_migration_store_adopted"]
+    assert not [
+        r for r in caplog.records if getattr(r, "event", "") == "pre_migration_store_adopted"
+    ]
     assert stored_ids(tmp_path / SPACES_DIR / DEFAULT_SPACE) == {"old-1", "new-1"}
 
 
@@ -159,7 +163,9 @@ def test_an_empty_pre_migration_store_beside_a_default_space_is_only_retired(
 
 
 @pytest.mark.parametrize("point", ADOPTION_POINTS)
-def test_an_adoption_killed_at_any_point_loses_nothing(tmp_path: Path, killed_store: Path, point: str) -> None:
+def test_an_adoption_killed_at_any_point_loses_nothing(
+    tmp_path: Path, killed_store: Path, point: str
+) -> None:
     killed_legacy_store(tmp_path, killed_store)
     code = adopt_until_killed(tmp_path, point)
     assert code in (-signal.SIGKILL, 0)  # 0: the point was not reached (e.g. no -shm file)
@@ -197,4 +203,3 @@ def test_a_broken_adoption_that_retires_before_copying_is_caught(
     monkeypatch.setattr(adopt, "_copy", careless_copy)
     adopt_pre_migration_store(tmp_path, DEFAULT)
     assert stored_ids(tmp_path / SPACES_DIR / DEFAULT_SPACE) != set(LEGACY_IDS)
-

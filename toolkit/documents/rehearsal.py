@@ -102,14 +102,17 @@ class RehearsalDocument:
     kind: str = KIND
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON values (tuples as lists)."""
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RehearsalDocument:
-        return _build(cls, data)
+        document: RehearsalDocument = _build(cls, data)
+        return document
 
 
 def _build(cls: type[Any], data: dict[str, Any]) -> Any:

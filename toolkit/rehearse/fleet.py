@@ -118,7 +118,11 @@ class Fleet:
             self._wait_listening(server)
 
     def restart(
-        self, index: int, schema: SchemaName, *, stopped: Callable[[FleetServer], None] | None = None
+        self,
+        index: int,
+        schema: SchemaName,
+        *,
+        stopped: Callable[[FleetServer], None] | None = None,
     ) -> float:
         """Stop server `index` (SIGTERM) and start it on the same port and data dir with
         `schema`; `stopped` runs while it is down. Returns the seconds it was away."""

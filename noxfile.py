@@ -104,6 +104,26 @@ def report(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=PYTHON, default=False)
+def rehearse(session: nox.Session) -> None:
+    """The rolling-upgrade rehearsal: 3 servers, servers first, with a rollback step; writes
+    reports/rehearsal.json (extra arguments go to `engram-compat rehearse`)."""
+    install(session)
+    discard("rehearsal.json")
+    session.run(
+        "engram-compat",
+        "rehearse",
+        "--servers",
+        "3",
+        "--order",
+        "servers-first",
+        "--rollback",
+        "--json",
+        str(REPORTS / "rehearsal.json"),
+        *session.posargs,
+    )
+
+
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

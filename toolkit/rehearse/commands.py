@@ -10,7 +10,7 @@ from toolkit.errors import ToolkitError
 from toolkit.rehearse.plan import ORDERS
 
 DEFAULT_SERVERS = 3
-DEFAULT_DURATION_S = 6.0
+DEFAULT_DURATION_S = 4.0
 MAX_SERVERS = 16
 
 

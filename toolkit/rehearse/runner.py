@@ -48,7 +48,7 @@ class RehearsalOptions:
     seed: int = 0
     orders: tuple[Order, ...] = ("servers-first",)
     rollback: bool = False
-    duration_s: float = 6.0
+    duration_s: float = 4.0
     seed_writes: int = SEED_WRITES
     command: ServerCommand = reference_command
     work_dir: Path | None = None

@@ -3,17 +3,20 @@ server is caught, a rollback shows its count, and rehearsal.json matches its sch
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import jsonschema
+import pytest
 
-from tests.rehearse import broken_server
+from tests.rehearse import broken_server, restart_hook
 from toolkit.contract import HAZARD_SERVERS_FIRST
 from toolkit.documents.rehearsal import RehearsalDocument, json_schema
 from toolkit.errors import EXIT_FAILED, EXIT_OK
+from toolkit.rehearse.fleet import free_port
 from toolkit.rehearse.runner import RehearsalOptions, run_rehearsal
 
-SHORT = 1.5  # seconds of workload per rehearsal
+SHORT = 1.0  # seconds of workload per rehearsal
 
 
 def rehearse(tmp_path: Path, **options: object) -> RehearsalDocument:
@@ -63,3 +66,31 @@ def test_a_server_that_puts_every_new_client_in_the_default_space_is_caught(
     (run,) = document.runs
     assert run.totals.misplaced > 0
     assert not run.observed_safe and document.exit_code == EXIT_FAILED
+
+
+def test_an_external_fleet_is_upgraded_and_rolled_back_by_hooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "hook-state"
+    state.mkdir()
+    monkeypatch.setenv(restart_hook.STATE_ENV, str(state))
+    port = free_port()
+    first = restart_hook.start(state, port, "legacy")
+    hook = f"{sys.executable} {restart_hook.__file__}"
+    try:
+        document = rehearse(
+            tmp_path,
+            external=(("127.0.0.1", port),),
+            upgrade_hook=hook,
+            rollback_hook=hook,
+            rollback=True,
+        )
+    finally:
+        restart_hook.stop(state, port)
+        first.wait(10)
+    (run,) = document.runs
+    assert [s.starts for s in run.servers] == [2]  # one upgrade, one rollback, both by hook
+    assert run.totals.misplaced == 0 and run.totals.lost == 0
+    assert run.rollback is not None and run.rollback.unsafe > 0
+    assert document.exit_code == EXIT_OK
+    assert (state / f"{port}.data" / "spaces").is_dir()  # the hook's server adopted the store

@@ -60,7 +60,7 @@ class ServerRecord:
     name: str
     address: str
     starts: int
-    adopted: bool  # its log recorded the adoption of the pre-migration store
+    adopted: bool | None  # its log recorded the adoption (None: an external server's log)
 
 
 @dataclass(frozen=True)

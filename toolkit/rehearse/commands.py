@@ -45,10 +45,31 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--work-dir", type=Path, default=None, help="keep the servers' data dirs and logs here"
     )
+    parser.add_argument(
+        "--fleet",
+        metavar="HOST:PORT,...",
+        default=None,
+        help="rehearse on servers something else runs (legacy schema at the start) instead "
+        "of a fleet of our own; needs --upgrade-hook",
+    )
+    parser.add_argument(
+        "--upgrade-hook",
+        metavar="CMD",
+        default=None,
+        help="with --fleet: run as `CMD ADDRESS upgrade STEP`; exits 0 once the server at "
+        "ADDRESS serves the current schema",
+    )
+    parser.add_argument(
+        "--rollback-hook",
+        metavar="CMD",
+        default=None,
+        help="with --fleet --rollback: run as `CMD ADDRESS rollback STEP`",
+    )
     parser.set_defaults(func=run_rehearse)
 
 
 def run_rehearse(args: argparse.Namespace) -> int:
+    from toolkit.rehearse.fleet import parse_fleet
     from toolkit.rehearse.output import summary_lines
     from toolkit.rehearse.runner import RehearsalOptions, run_rehearsal
 
@@ -57,6 +78,17 @@ def run_rehearse(args: argparse.Namespace) -> int:
     if args.duration < 0:
         raise ToolkitError(f"--duration must not be negative, not {args.duration}")
     orders = ORDERS if args.order == "all" else (args.order,)
+    external: tuple[tuple[str, int], ...] = ()
+    if args.fleet is not None:
+        if not args.upgrade_hook:
+            raise ToolkitError("--fleet needs --upgrade-hook CMD (how a server is upgraded)")
+        if args.rollback and not args.rollback_hook:
+            raise ToolkitError("--fleet --rollback needs --rollback-hook CMD")
+        if len(orders) > 1:
+            raise ToolkitError("--order all needs a fresh fleet per order: not with --fleet")
+        external = tuple(parse_fleet(args.fleet))
+    elif args.upgrade_hook or args.rollback_hook:
+        raise ToolkitError("--upgrade-hook and --rollback-hook need --fleet HOST:PORT,...")
     options = RehearsalOptions(
         servers=args.servers,
         seed=args.seed,
@@ -64,6 +96,9 @@ def run_rehearse(args: argparse.Namespace) -> int:
         rollback=args.rollback,
         duration_s=args.duration,
         work_dir=args.work_dir,
+        external=external,
+        upgrade_hook=args.upgrade_hook or "",
+        rollback_hook=args.rollback_hook,
     )
     document = run_rehearsal(options, announce=lambda line: print(line, flush=True))
     for line in summary_lines(document):

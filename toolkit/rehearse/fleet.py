@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from toolkit.errors import ToolkitError
 from toolkit.schema.pool import SchemaName
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 LISTENING_PREFIX = "listening on "
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
+HOOK_TIMEOUT_S = 120.0
 
 ServerCommand = Callable[[SchemaName, Path, int], list[str]]
 
@@ -63,26 +68,32 @@ def free_port() -> int:
 
 @dataclass
 class FleetServer:
-    """One member: its fixed port and data dir, and the process currently serving them."""
+    """One member: its fixed address and data dir, and the process currently serving them.
+
+    A server of an external fleet (`HookedFleet`) has no data dir or log this side can read.
+    """
 
     index: int
     port: int
-    data_dir: Path
-    log_path: Path
+    data_dir: Path | None
+    log_path: Path | None
     schema: SchemaName = "legacy"
     process: subprocess.Popen[str] | None = None
     starts: int = 0
+    host: str = "127.0.0.1"
     _log: IO[str] | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def name(self) -> str:
         return f"s{self.index + 1}"
 
     def log_tail(self, lines: int = 3) -> str:
+        if self.log_path is None:
+            return ""
         try:
             text = self.log_path.read_text(errors="replace").strip().splitlines()
         except OSError:
@@ -123,6 +134,7 @@ class Fleet:
         schema: SchemaName,
         *,
         stopped: Callable[[FleetServer], None] | None = None,
+        step: int = 0,
     ) -> float:
         """Stop server `index` (SIGTERM) and start it on the same port and data dir with
         `schema`; `stopped` runs while it is down. Returns the seconds it was away."""
@@ -136,6 +148,7 @@ class Fleet:
         return time.monotonic() - began
 
     def _launch(self, server: FleetServer, schema: SchemaName) -> None:
+        assert server.data_dir is not None and server.log_path is not None
         server.data_dir.mkdir(parents=True, exist_ok=True)
         if server._log is None:
             server._log = server.log_path.open("a")
@@ -182,6 +195,9 @@ class Fleet:
         server.process = None
 
     def close(self) -> None:
+        for server in self.servers:  # signal every server first: they stop side by side
+            if server.process is not None and server.process.poll() is None:
+                server.process.send_signal(signal.SIGTERM)
         for server in self.servers:
             self._stop(server)
             if server._log is not None:
@@ -193,3 +209,93 @@ class Fleet:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def parse_fleet(spec: str) -> list[tuple[str, int]]:
+    """`HOST:PORT,HOST:PORT,...` as (host, port) pairs; a malformed entry is a user error."""
+    members: list[tuple[str, int]] = []
+    for entry in (part.strip() for part in spec.split(",")):
+        host, sep, port = entry.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise FleetError(f"--fleet entry {entry!r} is not HOST:PORT")
+        members.append((host, int(port)))
+    if not members:
+        raise FleetError("--fleet names no server")
+    return members
+
+
+class HookedFleet(Fleet):
+    """Servers something else runs and upgrades: each step runs a hook command.
+
+    The hook is run as `CMD ADDRESS ACTION STEP` (ACTION `upgrade` or `rollback`, STEP the
+    plan's step number) and must exit 0 once the server at ADDRESS serves the new version;
+    the rehearsal then checks that it answers health checks. The servers are assumed to run the
+    legacy schema when the rehearsal starts.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[tuple[str, int]],
+        *,
+        upgrade_hook: str,
+        rollback_hook: str | None = None,
+    ) -> None:
+        self.work_dir = Path(".")
+        self.command = reference_command
+        self.upgrade_hook = upgrade_hook
+        self.rollback_hook = rollback_hook
+        self.servers = [
+            FleetServer(i, port, None, None, host=host) for i, (host, port) in enumerate(members)
+        ]
+
+    def start_all(self, schema: SchemaName = "legacy") -> None:
+        for server in self.servers:
+            self._wait_serving(server)
+
+    def restart(
+        self,
+        index: int,
+        schema: SchemaName,
+        *,
+        stopped: Callable[[FleetServer], None] | None = None,
+        step: int = 0,
+    ) -> float:
+        server = self.servers[index]
+        action = "upgrade" if schema == "current" else "rollback"
+        hook = self.upgrade_hook if schema == "current" else self.rollback_hook
+        if hook is None:
+            raise FleetError(f"step {step} rolls {server.address} back, but no --rollback-hook")
+        began = time.monotonic()
+        argv = [*shlex.split(hook), server.address, action, str(step)]
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=HOOK_TIMEOUT_S, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise FleetError(f"the {action} hook for {server.address} failed: {exc}") from exc
+        if done.returncode != 0:
+            tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            raise FleetError(
+                f"the {action} hook for {server.address} exited {done.returncode}: {tail}"
+            )
+        server.schema = schema
+        server.starts += 1
+        self._wait_serving(server)
+        return time.monotonic() - began
+
+    def _wait_serving(self, server: FleetServer) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with grpc.insecure_channel(server.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                try:
+                    answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                    if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+        raise FleetError(f"server {server.address} did not answer health checks")
+
+    def close(self) -> None:
+        return None  # the fleet belongs to someone else

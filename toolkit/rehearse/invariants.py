@@ -101,9 +101,17 @@ def read_data_dir(data_dir: Path) -> frozenset[str]:
 
 
 def judge(
-    write: Write, contents: FleetContents, rolled_back: Iterable[frozenset[str]] = ()
+    write: Write,
+    contents: FleetContents,
+    rolled_back: Iterable[frozenset[str]] = (),
+    rollback_windows: Iterable[tuple[float, float]] = (),
 ) -> Verdict:
-    """Where `write` is now. `rolled_back`: what each rolled-back server held before."""
+    """Where `write` is now. `rolled_back`: what each rolled-back server held before.
+
+    `rollback_windows`: for a server whose data dir cannot be read (an external fleet), from
+    its last read to its return on the legacy schema; a write acknowledged then and found
+    nowhere was held by that server, since every other server still serves its data.
+    """
     places = [
         space for spaces in contents.values() for space, ids in spaces.items() if write.id in ids
     ]
@@ -112,6 +120,8 @@ def judge(
     if places:
         return Verdict.OK
     if any(write.id in held for held in rolled_back):
+        return Verdict.ROLLBACK_UNSAFE
+    if any(start <= write.acked_s <= end for start, end in rollback_windows):
         return Verdict.ROLLBACK_UNSAFE
     return Verdict.LOST
 

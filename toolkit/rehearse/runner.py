@@ -24,12 +24,19 @@ from toolkit.documents.rehearsal import (
     StepRecord,
 )
 from toolkit.errors import EXIT_FAILED, EXIT_OK
-from toolkit.rehearse.fleet import Fleet, FleetServer, ServerCommand, reference_command
+from toolkit.rehearse.fleet import (
+    Fleet,
+    FleetServer,
+    HookedFleet,
+    ServerCommand,
+    reference_command,
+)
 from toolkit.rehearse.invariants import (
     Verdict,
     judge,
     read_data_dir,
     read_fleet,
+    read_server,
     rollback_remedy,
     tally,
 )
@@ -52,6 +59,17 @@ class RehearsalOptions:
     seed_writes: int = SEED_WRITES
     command: ServerCommand = reference_command
     work_dir: Path | None = None
+    # An external fleet (HOST, PORT) that hooks upgrade and roll back, instead of our own.
+    external: tuple[tuple[str, int], ...] = ()
+    upgrade_hook: str = ""
+    rollback_hook: str | None = None
+
+    def fleet(self, work_dir: Path) -> Fleet:
+        if self.external:
+            return HookedFleet(
+                self.external, upgrade_hook=self.upgrade_hook, rollback_hook=self.rollback_hook
+            )
+        return Fleet(self.servers, work_dir, command=self.command)
 
 
 def _target(step: PlanStep) -> str:
@@ -79,6 +97,7 @@ class _Run:
         self.fleet = fleet
         self.workload = Workload(fleet.addresses, plan.cohorts)
         self.held_before_rollback: dict[str, frozenset[str]] = {}
+        self.rollback_windows: list[tuple[float, float]] = []
         self.began = time.monotonic()
 
     def now(self) -> float:
@@ -93,7 +112,8 @@ class _Run:
     def verdicts(self, writes: Sequence[Write]) -> list[Verdict]:
         contents = read_fleet(self.names(), self.workload.schemas)
         held = list(self.held_before_rollback.values())
-        return [judge(write, contents, held) for write in writes]
+        windows = self.rollback_windows
+        return [judge(write, contents, held, windows) for write in writes]
 
     def check(self) -> Counts:
         """The continuous invariant: every write acknowledged so far, judged now."""
@@ -102,18 +122,33 @@ class _Run:
 
     def apply(self, step: PlanStep) -> None:
         if step.action == "upgrade":
-            self.fleet.restart(step.target, "current")
+            self.fleet.restart(step.target, "current", step=step.number)
             self.workload.provisioner.provision()
         elif step.action == "rollback":
-            self.fleet.restart(step.target, "legacy", stopped=self._remember_held)
+            self._roll_back(self.fleet.servers[step.target], step.number)
         else:
             self.workload.move(step.target, to_current=step.action == "move_cohort")
 
-    def _remember_held(self, server: FleetServer) -> None:
-        self.held_before_rollback[server.name] = read_data_dir(server.data_dir)
+    def _roll_back(self, server: FleetServer, number: int) -> None:
+        """Roll `server` back, remembering every write it held: read through gRPC before it
+        goes down and, for our own fleet, from its data dir while it is down."""
+        read_at = self.workload.elapsed()
+        spaces = read_server(server.address, self.workload.schemas)
+        held: set[str] = set().union(*spaces.values())
+
+        def stopped(down: FleetServer) -> None:
+            if down.data_dir is not None:
+                held.update(read_data_dir(down.data_dir))
+
+        self.fleet.restart(server.index, "legacy", stopped=stopped, step=number)
+        self.held_before_rollback[server.name] = frozenset(held)
+        if server.data_dir is None:
+            self.rollback_windows.append((read_at, self.workload.elapsed()))
 
 
-def _adopted(server: FleetServer) -> bool:
+def _adopted(server: FleetServer) -> bool | None:
+    if server.log_path is None:
+        return None  # an external server: its log is not ours to read
     try:
         return ADOPTION_EVENT in server.log_path.read_text(errors="replace")
     except OSError:
@@ -123,7 +158,7 @@ def _adopted(server: FleetServer) -> bool:
 def run_order(
     plan: Plan, options: RehearsalOptions, work_dir: Path, announce: Callable[[str], object]
 ) -> RehearsalRun:
-    with Fleet(plan.servers, work_dir, command=options.command) as fleet:
+    with options.fleet(work_dir) as fleet:
         fleet.start_all("legacy")
         run = _Run(plan, options, fleet)
         dwell = options.duration_s / (len(plan.steps) + 1)
@@ -228,13 +263,14 @@ def run_rehearsal(
     runs: list[RehearsalRun] = []
     with tempfile.TemporaryDirectory(prefix="engram-rehearse-") as scratch:
         root = options.work_dir or Path(scratch)
+        servers = len(options.external) or options.servers
         for order in options.orders:
-            plan = build_plan(options.seed, order, options.servers, rollback=options.rollback)
+            plan = build_plan(options.seed, order, servers, rollback=options.rollback)
             for line in plan_lines(plan):
                 announce(line)
             runs.append(run_order(plan, options, root / order, announce))
     return RehearsalDocument(
-        servers=options.servers,
+        servers=servers,
         seed=options.seed,
         duration_s=options.duration_s,
         rollback=options.rollback,

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 3.0
 PAUSE_S = 0.005  # between one client's writes: keeps two shared cores usable for the fleet
+FAILED_PAUSE_S = 0.05  # after a failed write (e.g. no server up): a client backs off
 CONTENT_PREFIX = "rehearsal"
 CLIENTS_PER_COHORT = 2
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
@@ -203,11 +204,15 @@ class Workload:
     def _run(self, name: str, cohort: int | None) -> None:
         n = 0
         while not self._stop.is_set():
-            self._write_once(name, cohort, n)
+            acknowledged = self._write_once(name, cohort, n)
             n += 1
-            self._stop.wait(PAUSE_S)
+            self._stop.wait(PAUSE_S if acknowledged else FAILED_PAUSE_S)
 
-    def _write_once(self, name: str, cohort: int | None, n: int) -> None:
+    def elapsed(self) -> float:
+        """Seconds since the workload was made: the clock of `Write.acked_s`."""
+        return time.monotonic() - self._began
+
+    def _write_once(self, name: str, cohort: int | None, n: int) -> bool:
         with self._lock:
             current = cohort is not None and cohort in self._moved
             step = self.step
@@ -227,7 +232,8 @@ class Workload:
                 self.failures.append(FailedWrite(name, step, code.name if code else "UNKNOWN"))
             if code == grpc.StatusCode.NOT_FOUND and current:
                 self.provisioner.provision()
-            return
-        acked = time.monotonic() - self._began
+            return False
+        acked = self.elapsed()
         with self._lock:
             self.writes.append(Write(memory_id, name, space, not current, step, acked))
+        return True

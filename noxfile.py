@@ -106,8 +106,10 @@ def report(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def rehearse(session: nox.Session) -> None:
-    """The rolling-upgrade rehearsal: 3 servers, servers first, with a rollback step; writes
-    reports/rehearsal.json (extra arguments go to `engram-compat rehearse`)."""
+    """Rolling-upgrade rehearsal (3 servers, servers first, rollback): reports/rehearsal.json.
+
+    Extra arguments go to `engram-compat rehearse` (e.g. `-- --order all`).
+    """
     install(session)
     discard("rehearsal.json")
     session.run(

@@ -16,7 +16,7 @@ from toolkit.errors import EXIT_FAILED, EXIT_OK
 from toolkit.rehearse.fleet import free_port
 from toolkit.rehearse.runner import RehearsalOptions, run_rehearsal
 
-SHORT = 1.0  # seconds of workload per rehearsal
+SHORT = 0.6  # seconds of workload per rehearsal
 
 
 def rehearse(tmp_path: Path, **options: object) -> RehearsalDocument:
@@ -35,7 +35,7 @@ def rehearse(tmp_path: Path, **options: object) -> RehearsalDocument:
 def test_servers_first_with_a_rollback_is_safe_and_counts_what_the_old_server_lost_sight_of(
     tmp_path: Path,
 ) -> None:
-    document = rehearse(tmp_path, servers=2, rollback=True)
+    document = rehearse(tmp_path, servers=1, rollback=True)
     (run,) = document.runs
     assert run.totals.acknowledged > 0
     assert run.totals.misplaced == 0 and run.totals.lost == 0

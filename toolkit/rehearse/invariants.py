@@ -138,11 +138,12 @@ def tally(verdicts: Sequence[Verdict]) -> Tally:
 def rollback_remedy(server: str, unsafe: int, default_space: str) -> str:
     """What the operator of a rolled-back server would have to do about its unsafe writes."""
     return (
-        f"server {server} on the legacy schema reads only {DATABASE_NAME} directly in its data "
-        f"dir; {unsafe} acknowledged writes are in {SPACES_DIR}/ (the adopted default space "
-        f"'{default_space}' and the new clients' spaces), which it cannot see. Before rolling "
-        f"back, stop the server and copy {SPACES_DIR}/{default_space}/{DATABASE_NAME} back to "
-        f"the data dir (the other spaces' writes stay invisible to a legacy server until it is "
-        f"upgraded again); re-upgrading refuses to adopt while both stores hold data, so merge "
-        f"them first"
+        f"server {server}, back on the legacy schema, reads only {DATABASE_NAME} directly in "
+        f"its data dir and cannot see {unsafe} acknowledged writes kept in {SPACES_DIR}/ (the "
+        f"adopted default space '{default_space}' and the new clients' spaces). Before such a "
+        f"rollback, stop the server and copy {SPACES_DIR}/{default_space}/{DATABASE_NAME} back "
+        f"to {DATABASE_NAME} in the data dir (the retired pre-migration-*/ copy is older); the "
+        f"new clients' spaces stay invisible to a legacy server. After the rollback the next "
+        f"upgrade refuses to adopt until the old server's new writes and the default space "
+        f"are merged into one store."
     )

@@ -41,7 +41,7 @@ from toolkit.rehearse.invariants import (
     tally,
 )
 from toolkit.rehearse.plan import EXPECTED_SAFE, Order, Plan, PlanStep, build_plan, plan_lines
-from toolkit.rehearse.workload import FailedWrite, Workload, Write
+from toolkit.rehearse.workload import SEED_CLIENT, FailedWrite, Workload, Write
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def run_order(
             )
         )
     totals = _counts(writes, failures, verdicts)
-    seed_verdicts = [v for w, v in zip(writes, verdicts, strict=True) if w.client == "seed"]
+    seed_verdicts = [v for w, v in zip(writes, verdicts, strict=True) if w.client == SEED_CLIENT]
     rollback = None
     for step in plan.steps:
         if step.action == "rollback":

@@ -36,6 +36,7 @@ PAUSE_S = 0.005  # between one client's writes: keeps two shared cores usable fo
 FAILED_PAUSE_S = 0.05  # after a failed write (e.g. no server up): a client backs off
 CONTENT_PREFIX = "rehearsal"
 CLIENTS_PER_COHORT = 2
+SEED_CLIENT = "seed"  # the legacy client that writes the seed data before any step
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})),
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -177,7 +178,7 @@ class Workload:
     def seed(self, count: int) -> None:
         """Legacy clients write `count` memories before any step (step 0)."""
         for n in range(count):
-            self._write_once("seed", None, n)
+            self._write_once(SEED_CLIENT, None, n)
 
     def start(self) -> None:
         for name, cohort in self.clients:

@@ -21,7 +21,13 @@ from typing import Any
 
 import grpc
 
-from toolkit.contract import DEFAULT_SPACE, ENGRAM_SERVICE_NAME, SPACE_FIELD, SPACE_SERVICE_NAME
+from toolkit.contract import (
+    DEFAULT_SPACE,
+    ENGRAM_SERVICE_NAME,
+    PACKAGE,
+    SPACE_FIELD,
+    SPACE_SERVICE_NAME,
+)
 from toolkit.rehearse.workload import CALL_TIMEOUT_S, CONTENT_PREFIX, Schemas, Write, offers_spaces
 from toolkit.server.registry import SPACES_DIR
 from toolkit.server.store import DATABASE_NAME
@@ -49,7 +55,7 @@ class Tally:
 
 
 def _recall_all(schema: Any, channel: grpc.Channel, space: str | None) -> frozenset[str]:
-    request = schema.message("engram.v1.RecallRequest")()
+    request = schema.message(f"{PACKAGE}.RecallRequest")()
     request.cue.content_contains = CONTENT_PREFIX
     request.max_results = READ_LIMIT
     if space is not None:
@@ -72,7 +78,7 @@ def read_server(address: str, schemas: Schemas) -> dict[str, frozenset[str]]:
                     channel, current.method(SPACE_SERVICE_NAME, "ListSpaces")
                 )
                 answer = list_spaces(
-                    current.message("engram.v1.ListSpacesRequest")(), timeout=CALL_TIMEOUT_S
+                    current.message(f"{PACKAGE}.ListSpacesRequest")(), timeout=CALL_TIMEOUT_S
                 )
                 return {
                     space.id: _recall_all(current, channel, space.id) for space in answer.spaces

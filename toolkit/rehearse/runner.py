@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+
 from toolkit.contract import DEFAULT_SPACE, HAZARD_SERVERS_FIRST
 from toolkit.documents.rehearsal import (
     Counts,
@@ -26,6 +28,7 @@ from toolkit.documents.rehearsal import (
 from toolkit.errors import EXIT_FAILED, EXIT_OK
 from toolkit.rehearse.fleet import (
     Fleet,
+    FleetError,
     FleetServer,
     HookedFleet,
     ServerCommand,
@@ -110,7 +113,10 @@ class _Run:
         return tuple(s.name for s in self.fleet.servers if s.schema == "legacy")
 
     def verdicts(self, writes: Sequence[Write]) -> list[Verdict]:
-        contents = read_fleet(self.names(), self.workload.schemas)
+        try:
+            contents = read_fleet(self.names(), self.workload.schemas)
+        except grpc.RpcError as exc:
+            raise FleetError(f"cannot read what the fleet holds: {exc.code()}") from exc
         held = list(self.held_before_rollback.values())
         windows = self.rollback_windows
         return [judge(write, contents, held, windows) for write in writes]
@@ -133,7 +139,11 @@ class _Run:
         """Roll `server` back, remembering every write it held: read through gRPC before it
         goes down and, for our own fleet, from its data dir while it is down."""
         read_at = self.workload.elapsed()
-        spaces = read_server(server.address, self.workload.schemas)
+        try:
+            spaces = read_server(server.address, self.workload.schemas)
+        except grpc.RpcError as exc:
+            message = f"cannot read {server.name} before its rollback: {exc.code()}"
+            raise FleetError(message) from exc
         held: set[str] = set().union(*spaces.values())
 
         def stopped(down: FleetServer) -> None:

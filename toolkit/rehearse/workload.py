@@ -23,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from toolkit.contract import (
     DEFAULT_SPACE,
     ENGRAM_SERVICE_NAME,
+    PACKAGE,
     SPACE_FIELD,
     SPACE_SERVICE,
     SPACE_SERVICE_NAME,
@@ -81,7 +82,7 @@ class Schemas:
         self.current: Schema = load_schema("current")
 
     def remember_request(self, schema: Schema, memory_id: str, content: str) -> Any:
-        request = schema.message("engram.v1.RememberRequest")()
+        request = schema.message(f"{PACKAGE}.RememberRequest")()
         request.memory.id = memory_id
         request.memory.content = content
         request.memory.confidence = 0.9
@@ -122,7 +123,7 @@ class Provisioner:
             return
         schema = self.schemas.current
         method = schema.method(SPACE_SERVICE_NAME, "CreateSpace")
-        request_class = schema.message("engram.v1.CreateSpaceRequest")
+        request_class = schema.message(f"{PACKAGE}.CreateSpaceRequest")
         for address in self.addresses:
             with grpc.insecure_channel(address) as channel:
                 if not offers_spaces(channel):

@@ -176,10 +176,10 @@ def adopt_pre_migration_store(
             journal = {"phase": "copied"}  # nothing to copy: only retire the empty old store
         else:
             journal = {"phase": "copying"}
-        journal["retired_to"] = str(root / f"{RETIRED_DIR}-{time.time_ns()}")
+        journal["retired_to"] = f"{RETIRED_DIR}-{time.time_ns()}"  # relative: the dir may move
         _write_journal(root, journal)
         checkpoint("journal_written")
-    retired = Path(journal["retired_to"])
+    retired = root / journal["retired_to"]
     if journal["phase"] == "copying":
         _copy(source, target, checkpoint)
         checkpoint("copy_in_place")

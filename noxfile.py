@@ -185,6 +185,28 @@ def report(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=PYTHON, default=False)
+def rehearse(session: nox.Session) -> None:
+    """Rolling-upgrade rehearsal (3 servers, servers first, rollback): reports/rehearsal.json.
+
+    Extra arguments go to `engram-compat rehearse` (e.g. `-- --order all`).
+    """
+    install(session)
+    discard("rehearsal.json")
+    session.run(
+        "engram-compat",
+        "rehearse",
+        "--servers",
+        "3",
+        "--order",
+        "servers-first",
+        "--rollback",
+        "--json",
+        str(REPORTS / "rehearsal.json"),
+        *session.posargs,
+    )
+
+
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "toolkit.report.commands",
     "toolkit.lint.commands",
     "toolkit.documents.commands",
+    "toolkit.rehearse.commands",
 )
 
 

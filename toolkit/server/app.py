@@ -32,6 +32,7 @@ from toolkit.errors import ToolkitError
 from toolkit.schema.pool import Schema, SchemaName, load_schema
 from toolkit.schema.version import SchemaVersionError, declared_version
 from toolkit.server import engram_service, space_service
+from toolkit.server.adopt import PreMigrationRegistry, adopt_pre_migration_store
 from toolkit.server.engram_service import EngramServicer
 from toolkit.server.hub import EventHub
 from toolkit.server.logs import LogFormat
@@ -149,9 +150,12 @@ class EngramServer:
         return [name for name in names if any(m.service == name for m in self.schema.methods())]
 
     async def start(self) -> int:
-        """Open the data dir, register its spaces (their stores open on first use), bind,
-        and serve; returns the bound port."""
-        registry = MemorySpaceRegistry(
+        """Adopt a pre-migration store, open the data dir, register its spaces (their stores
+        open on first use), bind, and serve; returns the bound port."""
+        legacy = self.config.schema == "legacy"
+        if not legacy:
+            adopt_pre_migration_store(self.config.data_dir, self.default_space)
+        registry = (PreMigrationRegistry if legacy else MemorySpaceRegistry)(
             self.config.data_dir,
             store_factory=self.overrides.store_factory or SpaceStore.open,
             max_spaces=self.config.max_spaces,

@@ -138,11 +138,11 @@ class SpaceInfo:
     quarantine: SpaceQuarantined | None = None
 
 
-def prepare_data_dir(data_dir: Path) -> Path:
+def prepare_data_dir(data_dir: Path, *, spaces: bool = True) -> Path:
     """Create `data_dir` (and `spaces/`) and prove it writable; returns it resolved."""
     try:
         root = data_dir.resolve()
-        (root / SPACES_DIR).mkdir(parents=True, exist_ok=True)
+        (root / SPACES_DIR if spaces else root).mkdir(parents=True, exist_ok=True)
         probe = root / ".write-probe"
         probe.write_bytes(b"")
         probe.unlink()
@@ -350,6 +350,8 @@ def _fsync_directory(directory: Path) -> None:
 class MemorySpaceRegistry:
     """Spaces by id. `get` is one dictionary lookup; `create` and `delete` are serialised."""
 
+    spaces_layout = True  # False: the pre-migration layout (toolkit.server.adopt)
+
     def __init__(
         self,
         data_dir: Path,
@@ -358,7 +360,7 @@ class MemorySpaceRegistry:
         max_spaces: int = DEFAULT_MAX_SPACES,
         max_open_spaces: int = DEFAULT_MAX_OPEN_SPACES,
     ) -> None:
-        self.data_dir = prepare_data_dir(data_dir)
+        self.data_dir = prepare_data_dir(data_dir, spaces=self.spaces_layout)
         self.spaces_dir = self.data_dir / SPACES_DIR
         self.max_spaces = max_spaces
         self._store_factory = store_factory

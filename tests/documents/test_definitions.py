@@ -24,6 +24,7 @@ from toolkit.documents.base import (
 from toolkit.documents.compat import CompatResults
 from toolkit.documents.drift import DriftDocument
 from toolkit.documents.lint import LintDocument
+from toolkit.documents.rehearsal import RehearsalDocument
 from toolkit.documents.results import ResultsDocument
 from toolkit.documents.schema import SchemaReport
 
@@ -33,6 +34,7 @@ DOCUMENTS: dict[str, type[Document]] = {
     "compat": CompatResults,
     "drift": DriftDocument,
     "lint": LintDocument,
+    "rehearsal": RehearsalDocument,
 }
 ENVELOPE = {"$schema", "schema_version", "kind"}
 

@@ -46,12 +46,17 @@ def write_stage_documents(
     compat: bool = True,
     drift: bool = True,
     lint: bool = True,
+    rehearsal: bool = True,
 ) -> Path:
-    """Write the stage documents (drift, lint, schema, compat) a results document was merged
-    from; a stage turned off writes nothing, as when it crashed or did not run."""
-    for stage, wanted in (("drift", drift), ("lint", lint), ("schema", schema), ("compat", compat)):
+    """Write the stage documents (drift, lint, schema, compat, and the rehearsal when the
+    results document has one) it was merged from; a stage turned off writes nothing, as when it
+    crashed or did not run."""
+    stages = (("drift", drift), ("lint", lint), ("schema", schema), ("compat", compat))
+    for stage, wanted in stages:
         if wanted:
             write_json(reports / f"{stage}.json", results[stage])
+    if rehearsal and results.get("rehearsal") is not None:
+        write_json(reports / "rehearsal.json", results["rehearsal"])
     return reports
 
 

@@ -40,7 +40,7 @@ def test_merge_writes_a_valid_results_document_and_every_report(
     for name in OUTPUTS:
         assert (reports / name).is_file(), name
     results = read_results(reports / "results.json")
-    for stage in ("drift", "lint", "schema", "compat"):
+    for stage in ("drift", "lint", "schema", "compat", "rehearsal"):
         assert to_data(getattr(results, stage)) == fixed[stage], stage
     assert (results.verdict, results.exit_code) == ("SAFE_WITH_ROLLOUT_ORDER", 0)
     assert [(s.stage, s.status) for s in results.stages] == [
@@ -48,6 +48,7 @@ def test_merge_writes_a_valid_results_document_and_every_report(
         ("lint", "passed"),
         ("schema", "passed"),
         ("compat", "passed"),
+        ("rehearsal", "passed"),
     ]
     assert results.versions == Versions(baseline="1.0.0", current="1.1.0")
     assert results.environment.python == platform.python_version()
@@ -153,7 +154,13 @@ def test_no_stage_documents_is_incomplete_with_unknown_versions(
     assert _report(reports, project_root) == 2
     results = read_results(reports / "results.json")
     assert (results.verdict, results.exit_code) == ("INCOMPLETE", 2)
-    assert {s.status for s in results.stages} == {"missing"}
+    assert {s.stage: s.status for s in results.stages} == {
+        "drift": "missing",
+        "lint": "missing",
+        "schema": "missing",
+        "compat": "missing",
+        "rehearsal": "not_run",  # optional: never a reason for INCOMPLETE
+    }
     assert results.versions == Versions(baseline="unknown", current="unknown")
     assert results.timings.schema == 0.0
 

@@ -27,7 +27,7 @@ from toolkit.errors import ToolkitError
 SCHEMA_PACKAGE = "toolkit.documents"
 SCHEMA_FOLDER = "schemas"
 # Every document of the toolkit, by the name `engram-compat schema-doc NAME` prints it under.
-DOCUMENT_NAMES = ("results", "schema", "compat", "drift", "lint")
+DOCUMENT_NAMES = ("results", "schema", "compat", "drift", "lint", "rehearsal")
 
 D = TypeVar("D", bound="Document")
 

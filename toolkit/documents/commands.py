@@ -13,7 +13,7 @@ from toolkit.errors import EXIT_OK
 def register(subparsers: Any) -> None:
     schema_doc = subparsers.add_parser(
         "schema-doc",
-        help="print the JSON Schema of a document (results, schema, compat, drift, lint)",
+        help="print the JSON Schema of a document (" + ", ".join(DOCUMENT_NAMES) + ")",
         description="Print the packaged JSON Schema (draft 2020-12) of one document of "
         "reports/; every document carries its `$schema` id and `schema_version`.",
     )

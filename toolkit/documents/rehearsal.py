@@ -1,18 +1,20 @@
-"""`rehearsal.json`: what `engram-compat rehearse` observed, for the results document.
+"""The record of `reports/rehearsal.json`: what `engram-compat rehearse` observed.
 
-Self-contained for now (`to_dict` / `from_dict` of its own); its JSON Schema is
-`schemas/rehearsal.schema.json` beside this module.
+Written by `engram-compat rehearse --json FILE` (`nox -s rehearse`); merged into results.json
+by the report stage when present. A `Document` like the others: `to_dict` adds `$schema`,
+`schema_version` and `kind`, `from_dict` validates against `schemas/rehearsal.schema.json`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields
-from importlib import resources
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-SCHEMA_VERSION = "1"
-KIND = "rehearsal"
+from toolkit.documents import base
+from toolkit.documents.base import Document
+
+REHEARSAL_VERSION = 1
+REHEARSAL_KIND = "engram-compat/rehearsal"
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,11 @@ class RehearsalRun:
 
 
 @dataclass(frozen=True)
-class RehearsalDocument:
+class RehearsalDocument(Document):
+    SCHEMA_NAME: ClassVar[str] = "rehearsal"
+    KIND: ClassVar[str] = REHEARSAL_KIND
+    SCHEMA_VERSION: ClassVar[int] = REHEARSAL_VERSION
+
     servers: int
     seed: int
     duration_s: float
@@ -98,53 +104,8 @@ class RehearsalDocument:
     runs: tuple[RehearsalRun, ...]
     observed_safe_orders: tuple[str, ...]
     exit_code: int
-    schema_version: str = SCHEMA_VERSION
-    kind: str = KIND
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON values (tuples as lists)."""
-        data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
-        return data
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RehearsalDocument:
-        document: RehearsalDocument = _build(cls, data)
-        return document
-
-
-def _build(cls: type[Any], data: dict[str, Any]) -> Any:
-    nested: dict[str, type[Any]] = {
-        "totals": Counts,
-        "writes": Counts,
-        "check": Counts,
-        "rollback": RollbackRecord,
-    }
-    sequences: dict[str, type[Any] | None] = {
-        "runs": RehearsalRun,
-        "plan": PlannedStep,
-        "steps": StepRecord,
-        "servers": ServerRecord,
-        "legacy_servers": None,
-        "observed_safe_orders": None,
-    }
-    values: dict[str, Any] = {}
-    for item in fields(cls):
-        if item.name not in data:
-            continue
-        value = data[item.name]
-        if item.name in nested and isinstance(value, dict):
-            value = _build(nested[item.name], value)
-        elif item.name in sequences and isinstance(value, list):
-            element = sequences[item.name]
-            value = tuple(_build(element, v) if element else v for v in value)
-        values[item.name] = value
-    return cls(**values)
 
 
 def json_schema() -> dict[str, Any]:
-    text = resources.files("toolkit.documents").joinpath("schemas/rehearsal.schema.json")
-    schema: dict[str, Any] = json.loads(text.read_text())
-    return schema
+    """The packaged JSON Schema of rehearsal.json (`engram-compat schema-doc rehearsal`)."""
+    return base.json_schema("rehearsal")

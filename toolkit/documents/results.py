@@ -2,18 +2,20 @@
 
 Written by the report stage's merge; it is the only input of rendering. Each stage appears as
 its own document (or `null` when it wrote none) and as a `StageStatus` row, in pipeline order.
-`rehearsal` is reserved for the rolling-upgrade rehearsal and is `null` until it exists.
+`rehearsal` is the rolling-upgrade rehearsal (`nox -s rehearse`), not part of the default run:
+`null` and `not_run` when it wrote no document, which never makes the run INCOMPLETE.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from toolkit.documents.base import Document
 from toolkit.documents.compat import CompatResults
 from toolkit.documents.drift import DriftDocument
 from toolkit.documents.lint import LintDocument
+from toolkit.documents.rehearsal import RehearsalDocument
 from toolkit.documents.schema import SchemaReport
 
 RESULTS_VERSION = 2
@@ -21,9 +23,11 @@ RESULTS_KIND = "engram-compat/results"
 
 RunVerdict = Literal["SAFE", "SAFE_WITH_ROLLOUT_ORDER", "BREAKING", "INCOMPLETE"]
 StageName = Literal["drift", "lint", "schema", "compat", "rehearsal"]
-# passed: it ran and found nothing wrong; failed: it ran and found a problem; missing: it wrote
-# no document in this run (it crashed, or did not run).
-StageState = Literal["passed", "failed", "missing"]
+# passed: it ran and found nothing wrong; failed: it ran and found a problem; partial: it ran,
+# found nothing broken, but did not verify everything (a runtime check that was partial or did
+# not run, a rehearsal that disagrees with the prediction); missing: a stage of the default run
+# wrote no document (it crashed, or did not run); not_run: an optional stage that did not run.
+StageState = Literal["passed", "failed", "partial", "missing", "not_run"]
 # The stages of a run, in pipeline order; the optional ones may be missing without harm.
 STAGES: tuple[StageName, ...] = ("drift", "lint", "schema", "compat")
 OPTIONAL_STAGES: tuple[StageName, ...] = ("rehearsal",)
@@ -75,7 +79,7 @@ class ResultsDocument(Document):
     lint: LintDocument | None
     schema: SchemaReport | None
     compat: CompatResults | None
-    rehearsal: dict[str, Any] | None
+    rehearsal: RehearsalDocument | None
     environment: Environment
     versions: Versions
     timings: Timings

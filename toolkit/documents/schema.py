@@ -68,6 +68,15 @@ class Acceptance:
 
 
 @dataclass(frozen=True)
+class SourceLine:
+    """One line of a .proto file as it reads: the declaration of a changed element."""
+
+    file: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Change:
     id: str
     baseline: str
@@ -89,6 +98,10 @@ class Change:
     backward: Encodings
     forward: Encodings
     remedy: str
+    # The element's declaration in the baseline and in the current schema (None: absent there,
+    # or its source is not known); filled in by the diff, after the rating from the table.
+    before_source: SourceLine | None = None
+    after_source: SourceLine | None = None
 
 
 @dataclass(frozen=True)

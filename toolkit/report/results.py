@@ -15,15 +15,17 @@ from toolkit.documents.base import Document, DocumentError, dump_json, read_json
 from toolkit.documents.compat import CompatResults
 from toolkit.documents.drift import DriftDocument
 from toolkit.documents.lint import LintDocument
+from toolkit.documents.rehearsal import RehearsalDocument
 from toolkit.documents.results import Environment, ResultsDocument, Timings, Versions
 from toolkit.documents.schema import SchemaReport
-from toolkit.report.verdict import STAGE_FILES, Parts, judge_parts, stage_statuses
+from toolkit.report.verdict import STAGE_FILES, Parts, judge_parts, parts_of, stage_statuses
 
 RESULTS_FILE = "results.json"
 SCHEMA_FILE = STAGE_FILES["schema"]
 COMPAT_FILE = STAGE_FILES["compat"]
 DRIFT_FILE = STAGE_FILES["drift"]
 LINT_FILE = STAGE_FILES["lint"]
+REHEARSAL_FILE = STAGE_FILES["rehearsal"]
 UNKNOWN_VERSION = "unknown"
 
 ResultsError = DocumentError
@@ -62,6 +64,7 @@ def read_parts(out: Path) -> Parts:
         lint=read_part(out / LINT_FILE, LintDocument),
         schema=read_part(out / SCHEMA_FILE, SchemaReport),
         compat=read_part(out / COMPAT_FILE, CompatResults),
+        rehearsal=read_part(out / REHEARSAL_FILE, RehearsalDocument),
     )
 
 
@@ -69,7 +72,7 @@ def read_results(path: Path) -> ResultsDocument:
     """results.json, validated, typed, and checked: its verdict and exit code must be the ones
     its stage documents give, so the report, the summary and the exit code cannot disagree."""
     results = ResultsDocument.read(path)
-    verdict = judge_parts(Parts(results.drift, results.lint, results.schema, results.compat))
+    verdict = judge_parts(parts_of(results))
     if (results.verdict, results.exit_code) != (verdict.code, verdict.exit_code):
         raise ResultsError(
             f"{path}: verdict {results.verdict} (exit {results.exit_code}) disagrees with its "
@@ -101,7 +104,7 @@ def build_results(parts: Parts, environment: Environment, report_s: float) -> Re
         lint=parts.lint,
         schema=parts.schema,
         compat=parts.compat,
-        rehearsal=None,
+        rehearsal=parts.rehearsal,
         environment=environment,
         versions=versions_from(parts.schema),
         timings=Timings(

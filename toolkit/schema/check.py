@@ -182,7 +182,10 @@ def judge_baseline(
     """Diff and replay while `buf breaking` (already started) runs; then fold its findings."""
     label = baseline.label
     baseline_index = build_index(baseline.files)
-    changes = diff_schemas(baseline_index, current_index, label, baseline.files, current.files)
+    roots = (baseline.module_root, current.module_root)
+    changes = diff_schemas(
+        baseline_index, current_index, label, baseline.files, current.files, roots
+    )
     names = schema_names(baseline_index, current_index)
     try:
         run = replay(baseline.schema, current.schema, names, label)

@@ -11,13 +11,15 @@ reference following it, is a rename too. Reserved ranges are kept as ranges (`10
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
 from toolkit.contract import SPACE_FIELD
-from toolkit.documents.schema import Change
+from toolkit.documents.schema import Change, SourceLine
 from toolkit.schema.elements import WELL_KNOWN_PREFIX, Element, SchemaIndex
 from toolkit.schema.kinds import KINDS, change_of_kind
 
@@ -179,6 +181,27 @@ def render_field(field: FDP) -> str:
     return f"{label}{type_label(field)} {field.name} = {field.number}"
 
 
+@cache
+def _file_lines(path: Path) -> tuple[str, ...]:
+    try:
+        return tuple(path.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return ()
+
+
+def source_line(element: Element | None, root: Path | None) -> SourceLine | None:
+    """The element's declaration as its .proto file reads (a field's rendered declaration when
+    the file is not at hand, e.g. an image baseline)."""
+    if element is None or element.line is None:
+        return None
+    lines = _file_lines(root / element.file) if root is not None else ()
+    if 0 < element.line <= len(lines):
+        return SourceLine(element.file, element.line, lines[element.line - 1].strip())
+    if isinstance(element.proto, FDP):
+        return SourceLine(element.file, element.line, f"{render_field(element.proto)};")
+    return None
+
+
 def _oneof(message: descriptor_pb2.DescriptorProto, field: FDP) -> str | None:
     if not field.HasField("oneof_index") or field.proto3_optional:
         return None
@@ -291,8 +314,10 @@ class _Differ:
         label: str,
         baseline_files: descriptor_pb2.FileDescriptorSet | None = None,
         current_files: descriptor_pb2.FileDescriptorSet | None = None,
+        roots: tuple[Path | None, Path | None] = (None, None),
     ) -> None:
         self.old, self.new, self.label = baseline, current, label
+        self.roots = roots
         self.names = schema_names(baseline, current)
         self.syntax_old = _syntaxes(baseline_files)
         self.syntax_new = _syntaxes(current_files)
@@ -330,17 +355,26 @@ class _Differ:
         new_name: str | None = None,
     ) -> None:
         file, line = self._location(old_name, new_name)
+        old_element = self.old.elements.get(old_name or element)
+        new_element = self.new.elements.get(
+            new_name or (self.names.current(old_name) if old_name else element)
+        )
+        change = change_of_kind(
+            kind,
+            change_id=f"{element}:{aspect or KINDS[kind].aspect}",
+            baseline=self.label,
+            element=element,
+            message=message,
+            file=file,
+            line=line,
+            before=before,
+            after=after,
+        )
         self.changes.append(
-            change_of_kind(
-                kind,
-                change_id=f"{element}:{aspect or KINDS[kind].aspect}",
-                baseline=self.label,
-                element=element,
-                message=message,
-                file=file,
-                line=line,
-                before=before,
-                after=after,
+            replace(
+                change,
+                before_source=source_line(old_element, self.roots[0]),
+                after_source=source_line(new_element, self.roots[1]),
             )
         )
 
@@ -941,7 +975,9 @@ def diff_schemas(
     label: str,
     baseline_files: descriptor_pb2.FileDescriptorSet | None = None,
     current_files: descriptor_pb2.FileDescriptorSet | None = None,
+    roots: tuple[Path | None, Path | None] = (None, None),
 ) -> list[Change]:
     """Every change from `baseline` to `current`, ordered as found (files, renames, messages,
-    enums, services, extensions). The file sets add syntax (open enums) and extensions."""
-    return _Differ(baseline, current, label, baseline_files, current_files).run()
+    enums, services, extensions). The file sets add syntax (open enums) and extensions; the
+    module roots (baseline, current) give each change the source lines of its element."""
+    return _Differ(baseline, current, label, baseline_files, current_files, roots).run()

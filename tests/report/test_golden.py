@@ -49,17 +49,21 @@ def test_the_verdict_and_its_reason_are_on_the_first_line(case: str, first_line:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_sections_one_to_seven_then_timings(case: str) -> None:
-    markdown = render_reports(typed(load_document(case))).markdown
+def test_failing_at_a_glance_then_sections_one_to_eight_then_timings(case: str) -> None:
+    results = typed(load_document(case))
+    markdown = render_reports(results).markdown
     headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    glance = ["## Failing at a glance"] if results.verdict == "BREAKING" else []
     assert headings == [
+        *glance,
         "## 1. Verdict and versions",
         "## 2. Schema changes",
         "## 3. Semantic wire replay",
         "## 4. Compatibility matrix and rollout order",
         "## 5. Runtime checks",
-        "## 6. Migration checklist",
-        "## 7. How to reproduce",
+        "## 6. Rolling-upgrade rehearsal",
+        "## 7. Migration checklist",
+        "## 8. How to reproduce",
         "## Timings",
     ]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from toolkit.contract import SPACE_FIELD
 from toolkit.documents.results import ResultsDocument
 from toolkit.documents.schema import Change
-from toolkit.report.facts import default_space, passed_checks, space_messages
+from toolkit.report.facts import ROUTE_DEFAULT_CHECK, default_space, passed_checks, space_messages
 from toolkit.report.verdict import judge
 
 DEFAULT_REPORT_LINK = "reports/migration-report.md"
@@ -31,6 +31,7 @@ class ChangelogEntry:
     breaking: bool
     space_messages: tuple[str, ...]
     default_space: str | None
+    default_routing_verified: bool
     deprecation_verified: bool
     services_added: tuple[str, ...]
     rpcs_added: tuple[str, ...]
@@ -61,6 +62,11 @@ def _note(change: Change) -> ChangeNote:
     )
 
 
+def _notes(changes: list[Change]) -> tuple[ChangeNote, ...]:
+    """One note per distinct change: the same change against several baselines is one line."""
+    return tuple(dict.fromkeys(_note(c) for c in changes))
+
+
 def _elements(changes: list[Change], kind: str) -> tuple[str, ...]:
     return tuple(sorted({c.element for c in changes if c.kind == kind}))
 
@@ -80,6 +86,7 @@ def build_entry(
         breaking=not verdict.safe,
         space_messages=space_messages(schema),
         default_space=default_space(compat),
+        default_routing_verified=ROUTE_DEFAULT_CHECK in passed,
         deprecation_verified="DEPRECATION_WARNING" in passed,
         services_added=_elements(changes, "service_added"),
         rpcs_added=_elements(changes, "rpc_added"),
@@ -87,16 +94,18 @@ def build_entry(
         fields_added=tuple(
             e for e in _elements(changes, "field_added") if not e.endswith(f".{SPACE_FIELD}")
         ),
-        other_added=tuple(
-            _note(c) for c in changes if c.kind.endswith("_added") and c.kind not in known_added
+        other_added=_notes(
+            [c for c in changes if c.kind.endswith("_added") and c.kind not in known_added]
         ),
-        changed=tuple(
-            _note(c)
-            for c in changes
-            if not c.kind.endswith("_added") and not c.kind.endswith("_removed")
+        changed=_notes(
+            [
+                c
+                for c in changes
+                if not c.kind.endswith("_added") and not c.kind.endswith("_removed")
+            ]
         ),
-        removed=tuple(_note(c) for c in changes if c.kind.endswith("_removed")),
-        servers_first=any(r.kind in ("rollout_hazard", "rollout_rule") for r in verdict.reasons)
+        removed=_notes([c for c in changes if c.kind.endswith("_removed")]),
+        servers_first=any(r.kind.startswith("rollout_") for r in verdict.reasons)
         or bool(schema and schema.hazards)
         or bool(compat and compat.rollout),
         isolation_verified={"ISOLATION_DATA", "STREAM_ISOLATION"} <= passed,

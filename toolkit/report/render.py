@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 from toolkit import contract
 from toolkit.report.changelog import ChangelogEntry
 from toolkit.report.context import ReportContext
+from toolkit.report.rows import slug
 
 MARKDOWN_REPORT = "migration-report.md.j2"
 HTML_REPORT = "migration-report.html.j2"
@@ -29,8 +30,24 @@ def _markdown_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
 
 
+def wrap_at_dots(value: Any) -> Markup:
+    """Escaped text with a line-break opportunity after every dot: a long identifier wraps
+    between its parts, never inside a name."""
+    return Markup(str(escape(str(value))).replace(".", ".<wbr>"))
+
+
+def _html_prose(value: Any) -> Markup:
+    """A sentence a stage wrote in Markdown style (`code` spans), as safe HTML."""
+    parts = str(value).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code spans
+        return Markup(escape(str(value)))
+    return Markup("").join(
+        _html_code(part) if index % 2 else Markup(escape(part)) for index, part in enumerate(parts)
+    )
+
+
 def _html_code(value: Any) -> Markup:
-    return Markup("<code>{}</code>").format(value)
+    return Markup("<code>{}</code>").format(wrap_at_dots(value))
 
 
 def _markdown_strong(value: Any) -> str:
@@ -39,10 +56,6 @@ def _markdown_strong(value: Any) -> str:
 
 def _html_strong(value: Any) -> Markup:
     return Markup("<strong>{}</strong>").format(value)
-
-
-def slug(value: Any) -> str:
-    return "".join(c if c.isalnum() else "-" for c in str(value).lower()).strip("-")
 
 
 @cache
@@ -60,6 +73,7 @@ def _environment(html: bool) -> jinja2.Environment:
     environment.globals["strong"] = _html_strong if html else _markdown_strong
     environment.filters["cell"] = (lambda value: escape(value)) if html else _markdown_cell
     environment.filters["slug"] = slug
+    environment.filters["prose"] = _html_prose if html else str
     return environment
 
 

@@ -15,7 +15,14 @@ from typing import Any
 from toolkit.contract import HAZARD_SERVERS_FIRST
 from toolkit.documents.compat import CompatResults, MatrixCell
 from toolkit.documents.results import StageStatus
-from toolkit.documents.schema import Change, LintFinding, ReplayField, SchemaReport
+from toolkit.documents.schema import (
+    Change,
+    LintFinding,
+    ReplayField,
+    SchemaReport,
+    SourceLine,
+)
+from toolkit.report.remedies import accept_snippet, check_remedy
 
 BAD_REPLAY = frozenset({"PARSE_ERROR", "LOST", "CHANGED", "MISROUTED"})
 CLIENTS = ("legacy", "new")
@@ -25,6 +32,14 @@ SERVERS = ("legacy", "current")
 SERVERS_FIRST = frozenset({HAZARD_SERVERS_FIRST})
 # Changes to a whole message are listed with services and RPCs, not under the message.
 WHOLE_ELEMENT_KINDS = frozenset({"message_added", "message_removed"})
+# Failing first, everywhere: the sort rank of a status or outcome (unknown ones after failed).
+STATUS_RANK = {"breaking": 0, "failed": 0, "partial": 1, "not_run": 2, "accepted": 3}
+PASSING = frozenset({"compatible", "passed"})
+
+
+def rank(status: str) -> int:
+    """0 for what fails; anything that is neither known nor passing sorts with the partial."""
+    return STATUS_RANK.get(status, 4 if status in PASSING else 1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,8 @@ class ChangeRow:
     breaking: bool
     accepted_reason: str | None
     accepted_expires: str | None
+    remedy: str
+    snippet: str | None  # the `[[accept]]` entry, for a breaking change not yet accepted
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,12 @@ class ElementFinding:
     buf_rules: tuple[str, ...]
     buf_messages: tuple[str, ...]
     status: str  # breaking | accepted | compatible
+    before_source: SourceLine | None
+    after_source: SourceLine | None
+
+    @property
+    def breaking_changes(self) -> tuple[ChangeRow, ...]:
+        return tuple(c for c in self.changes if c.breaking and c.accepted_reason is None)
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,15 @@ class ChangeGroup:
     message: str | None
     elements: tuple[ElementFinding, ...]
     breaking: int
+
+    @property
+    def failing(self) -> tuple[ElementFinding, ...]:
+        """The breaking and accepted elements: shown; the compatible ones are folded."""
+        return tuple(e for e in self.elements if e.status != "compatible")
+
+    @property
+    def compatible(self) -> tuple[ElementFinding, ...]:
+        return tuple(e for e in self.elements if e.status == "compatible")
 
 
 @dataclass(frozen=True)
@@ -110,12 +142,17 @@ class CheckRow:
     id: str
     purpose: str
     category: str
-    outcome: str
+    outcome: str  # passed | failed | partial | not_run (anything not passed is not passed)
     cases: tuple[CaseRow, ...]
+    remedy: str | None  # what the server must do differently; None when passed
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
 
     @property
     def failed_cases(self) -> tuple[CaseRow, ...]:
-        return tuple(case for case in self.cases if case.outcome == "failed")
+        return tuple(case for case in self.cases if case.outcome != "passed")
 
     @property
     def passed_count(self) -> int:
@@ -127,8 +164,14 @@ class StageRow:
     """One stage of the run in the report's stage strip."""
 
     stage: str
-    status: str  # passed | failed | missing
+    label: str  # the name the strip shows (the compat stage is "runtime")
+    status: str  # passed | failed | partial | missing | not_run
     document: str
+
+
+def slug(value: Any) -> str:
+    """An HTML id from a name: lower case, anything but letters and digits a hyphen."""
+    return "".join(c if c.isalnum() else "-" for c in str(value).lower()).strip("-")
 
 
 def _location(file: str | None, line: int | None) -> str | None:
@@ -139,6 +182,7 @@ def _location(file: str | None, line: int | None) -> str | None:
 
 def _change_row(change: Change) -> ChangeRow:
     accepted = change.accepted
+    open_break = change.breaking and accepted is None
     return ChangeRow(
         id=change.id,
         kind=change.kind,
@@ -150,6 +194,8 @@ def _change_row(change: Change) -> ChangeRow:
         breaking=change.breaking,
         accepted_reason=accepted.reason if accepted else None,
         accepted_expires=accepted.expires if accepted else None,
+        remedy=change.remedy,
+        snippet=accept_snippet(change.id) if open_break else None,
     )
 
 
@@ -162,6 +208,7 @@ def _element(element: str, message: str | None, changes: list[Change]) -> Elemen
     else:
         status = "compatible"
     first = min(changes, key=lambda c: c.id)
+    sources = [c for c in sorted(changes, key=lambda c: (not c.breaking, c.id))]
     return ElementFinding(
         element=element,
         name=element.removeprefix(f"{message}.") if message else element,
@@ -170,6 +217,8 @@ def _element(element: str, message: str | None, changes: list[Change]) -> Elemen
         buf_rules=tuple(sorted({rule for c in changes for rule in c.buf_rules})),
         buf_messages=tuple(sorted({text for c in changes for text in c.buf_messages})),
         status=status,
+        before_source=next((c.before_source for c in sources if c.before_source), None),
+        after_source=next((c.after_source for c in sources if c.after_source), None),
     )
 
 
@@ -181,12 +230,14 @@ def change_groups(schema: SchemaReport) -> tuple[ChangeGroup, ...]:
         message = "" if change.kind in WHOLE_ELEMENT_KINDS else change.message or ""
         by_group[(change.baseline, message)][change.element].append(change)
     groups = []
-    # Messages first (alphabetical), then changes that belong to no message (services, files).
+    # Messages first (alphabetical), then changes that belong to no message (services, files);
+    # groups with a breaking element before the others, and within a group failing first.
     for baseline, message in sorted(by_group, key=lambda key: (key[0], key[1] == "", key[1])):
-        elements = tuple(
+        found = [
             _element(element, message or None, changes)
             for element, changes in sorted(by_group[(baseline, message)].items())
-        )
+        ]
+        elements = tuple(sorted(found, key=lambda e: rank(e.status)))
         groups.append(
             ChangeGroup(
                 baseline=baseline,
@@ -195,7 +246,7 @@ def change_groups(schema: SchemaReport) -> tuple[ChangeGroup, ...]:
                 breaking=sum(1 for e in elements if e.status == "breaking"),
             )
         )
-    return tuple(groups)
+    return tuple(sorted(groups, key=lambda g: min(rank(e.status) for e in g.elements)))
 
 
 def lint_rows(findings: tuple[LintFinding, ...]) -> tuple[LintRow, ...]:
@@ -260,12 +311,14 @@ def _evidence_value(value: Any) -> str:
 
 
 def check_rows(compat: CompatResults) -> tuple[CheckRow, ...]:
-    return tuple(
+    """Every runtime check, failing first (the suite's order within an outcome)."""
+    rows = [
         CheckRow(
             id=check.id,
             purpose=check.purpose,
             category=check.category,
-            outcome=check.outcome,
+            outcome=str(check.outcome),
+            remedy=None if check.outcome == "passed" else check_remedy(check.id),
             cases=tuple(
                 CaseRow(
                     name=case.name,
@@ -277,12 +330,18 @@ def check_rows(compat: CompatResults) -> tuple[CheckRow, ...]:
                         for key, value in sorted(case.evidence.items())
                     ),
                 )
-                for case in check.cases
+                for case in sorted(check.cases, key=lambda c: rank(str(c.outcome)))
             ),
         )
         for check in compat.checks
-    )
+    ]
+    return tuple(sorted(rows, key=lambda r: rank(r.outcome)))
+
+
+STAGE_LABELS = {"compat": "runtime"}
 
 
 def stage_rows(stages: tuple[StageStatus, ...]) -> tuple[StageRow, ...]:
-    return tuple(StageRow(s.stage, s.status, s.document) for s in stages)
+    return tuple(
+        StageRow(s.stage, STAGE_LABELS.get(s.stage, s.stage), s.status, s.document) for s in stages
+    )

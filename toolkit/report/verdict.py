@@ -51,7 +51,8 @@ class Reason:
 
     kind: str  # drift_failed | lint_failed | part_missing | schema_incompatible
     # | version_too_low | checks_failed | checks_partial | checks_not_run | matrix_failed
-    # | rehearsal_broken | rehearsal_disagrees | rollout_hazard | rollout_rule
+    # | rehearsal_broken | rehearsal_disagrees | rollout_hazard | rollout_confirmed
+    # | rollout_rule
     items: tuple[str, ...]
 
 
@@ -244,11 +245,18 @@ def _rehearsal_findings(
 
 
 def _rollout(schema: SchemaReport | None, compat: CompatResults | None) -> list[Reason]:
+    """The rollout findings; a rule of the matrix that names a hazard the schema check already
+    found confirms it (`rollout_confirmed`, no ids: the verdict names each id once)."""
     found: list[Reason] = []
-    if schema is not None and schema.hazards:
-        found.append(Reason("rollout_hazard", tuple(sorted(h.id for h in schema.hazards))))
-    if compat is not None and compat.rollout:
-        found.append(Reason("rollout_rule", tuple(sorted(r.id for r in compat.rollout))))
+    hazards = tuple(sorted({h.id for h in schema.hazards})) if schema else ()
+    rules = tuple(sorted({r.id for r in compat.rollout})) if compat else ()
+    if hazards:
+        found.append(Reason("rollout_hazard", hazards))
+    if set(rules) & set(hazards):
+        found.append(Reason("rollout_confirmed", ()))
+    other_rules = tuple(r for r in rules if r not in hazards)
+    if other_rules:
+        found.append(Reason("rollout_rule", other_rules))
     return found
 
 

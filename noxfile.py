@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import nox
@@ -207,17 +206,6 @@ def rehearse(session: nox.Session) -> None:
     )
 
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
-
-
 def find_chromium(session: nox.Session) -> str:
     """Debian's chromium; installed with apt-get when missing and running as root."""
     found = shutil.which("chromium")
@@ -234,11 +222,32 @@ def find_chromium(session: nox.Session) -> str:
     return found
 
 
+# The fixed results documents report_browser renders besides this run's: a SAFE and a BREAKING.
+BROWSER_CASES = {"safe": "accepted", "breaking": "breaking"}
+
+
 @nox.session(python=PYTHON, default=False)
 def report_browser(session: nox.Session) -> None:
-    """Render the HTML report in headless Chromium and save reports/migration-report.png."""
+    """Save whole HTML reports, full height, as PNGs from headless Chromium: this run's
+    (reports/migration-report.png, when reports/results.json exists) and a SAFE and a BREAKING
+    run (reports/browser/report-safe.png, report-breaking.png)."""
     install(session)
-    html = REPORTS / "migration-report.html"
+    find_chromium(session)
+    pictures = REPORTS / "browser"
+    scratch = Path(session.create_tmp()) / "browser"
+    pages: list[tuple[Path, Path]] = []
+    for name, case in BROWSER_CASES.items():
+        out = scratch / name
+        session.run(
+            "engram-compat",
+            "report",
+            "--results",
+            str(ROOT / "tests" / "report" / "documents" / f"{case}.json"),
+            "--out",
+            str(out),
+            success_codes=[0, 1, 2],
+        )
+        pages.append((out / "migration-report.html", pictures / f"report-{name}.png"))
     if (REPORTS / "results.json").exists():
         session.run(
             "engram-compat",
@@ -249,25 +258,9 @@ def report_browser(session: nox.Session) -> None:
             str(REPORTS),
             success_codes=[0, 1, 2],
         )
-    if not html.exists():
-        session.error(
-            "reports/migration-report.html is missing: run `nox` (or `nox -s report`) first"
-        )
-    chromium = find_chromium(session)
-    home = Path(tempfile.mkdtemp(prefix="chromium-", dir=session.create_tmp()))
-    session.run(
-        "timeout",
-        "120",
-        chromium,
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={home / 'profile'}",
-        "--window-size=1280,4000",
-        f"--screenshot={REPORTS / 'migration-report.png'}",
-        html.as_uri(),
-        external=True,
-        env={"HOME": str(home), "XDG_CONFIG_HOME": str(home), "XDG_CACHE_HOME": str(home)},
-    )
-    session.log(f"saved {REPORTS / 'migration-report.png'}")
+        pages.append((REPORTS / "migration-report.html", REPORTS / "migration-report.png"))
+    for html, png in pages:
+        session.run("python", "-m", "toolkit.report.browser", str(html), str(png))
 
 
 @nox.session(python=PYTHON)

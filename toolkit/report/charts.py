@@ -145,7 +145,7 @@ class Timeline:
 
 
 SERIES = (("acknowledged", INFO), ("misplaced", WARN), ("lost", BAD), ("failed", NEUTRAL))
-T_LEFT, T_COLUMN, T_BAR, T_TOP, T_PLOT, T_BOTTOM = 56, 64, 12, 28, 120, 40
+T_LEFT, T_COLUMN, T_BAR, T_TOP, T_PLOT, T_BOTTOM = 56, 84, 12, 28, 120, 40
 
 
 def timeline(run: RehearsalRun) -> Timeline:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from toolkit.contract import SPACE_FIELD
 from toolkit.documents.results import ResultsDocument
-from toolkit.documents.schema import Change
+from toolkit.documents.schema import Change, SchemaReport
 from toolkit.report.facts import ROUTE_DEFAULT_CHECK, default_space, passed_checks, space_messages
 from toolkit.report.verdict import judge
 
@@ -62,6 +62,13 @@ def _note(change: Change) -> ChangeNote:
     )
 
 
+def _servers_first_is_safe(schema: SchemaReport | None) -> bool:
+    """The entry names the servers-first order only where the schema check finds it safe."""
+    return schema is None or all(
+        "servers_first" in b.safe_rollouts or "any" in b.safe_rollouts for b in schema.compatibility
+    )
+
+
 def _notes(changes: list[Change]) -> tuple[ChangeNote, ...]:
     """One note per distinct change: the same change against several baselines is one line."""
     return tuple(dict.fromkeys(_note(c) for c in changes))
@@ -105,9 +112,12 @@ def build_entry(
             ]
         ),
         removed=_notes([c for c in changes if c.kind.endswith("_removed")]),
-        servers_first=any(r.kind.startswith("rollout_") for r in verdict.reasons)
-        or bool(schema and schema.hazards)
-        or bool(compat and compat.rollout),
+        servers_first=(
+            any(r.kind.startswith("rollout_") for r in verdict.reasons)
+            or bool(schema and schema.hazards)
+            or bool(compat and compat.rollout)
+        )
+        and _servers_first_is_safe(schema),
         isolation_verified={"ISOLATION_DATA", "STREAM_ISOLATION"} <= passed,
         unknown_space_not_found="ERR_UNKNOWN_SPACE" in passed,
         report_link=report_link,

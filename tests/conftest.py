@@ -10,18 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.contract import ENGRAM_RPC_NAMES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Every request message of the Engram service: each gains memory_space_id in 1.1.0.
-REQUESTS = (
-    "RememberRequest",
-    "RecallRequest",
-    "ForgetRequest",
-    "ExperienceRequest",
-    "IntrospectRequest",
-    "StreamRequest",
-    "StreamingRememberRequest",
-    "MemoryFlowRequest",
-)
+# Every request message of the Engram service (`<Rpc>Request`): each gains the space field in
+# 1.1.0. Derived from the contract's one list of RPCs.
+REQUESTS = tuple(f"{name}Request" for name in ENGRAM_RPC_NAMES)
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     env = {
         "PATH": "/usr/bin:/bin",  # no venv, no checkout tools: buf must come from the venv
         "HOME": str(root / "home"),
-        "UV_CACHE_DIR": str(PROJECT_ROOT / ".cache" / "uv"),
+        "UV_CACHE_DIR": str(root / "uv-cache"),
+        # The registry may sit behind a proxy whose CA only the system's store knows.
+        "UV_NATIVE_TLS": "1",
+        "UV_SYSTEM_CERTS": "1",
         "BUF_CACHE_DIR": str(root / "buf-cache"),
         "ENGRAM_COMPAT_CACHE_DIR": str(root / "compat-cache"),
         "LANG": "C.UTF-8",

@@ -118,3 +118,20 @@ def test_annotations_are_printed_inside_github_actions(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert any(line.startswith("::error ") for line in proc.stdout.splitlines())
+
+
+def test_the_compat_mode_comes_from_the_table_unless_given(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    case = CASES_ROOT / "rpc_removed"  # rpc mode holds (clients first), backward does not
+    shutil.copytree(case / "baseline", repo / "old")
+    shutil.copytree(case / "current", repo / "new")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "pyproject.toml").write_text(
+        '[tool.engram-compat]\nbaseline = "old"\ncurrent = "new"\ncompat = "backward"\n'
+    )
+    env = cli_env(tmp_path / "cache")
+    configured = run_cli(["check", "--json", "-"], cwd=repo, env=env)
+    assert configured.returncode == 1, configured.stderr
+    assert json.loads(configured.stdout)["mode"] == "backward"
+    given = run_cli(["check", "--compat", "rpc", "--json", "-"], cwd=repo, env=env)
+    assert given.returncode == 0, given.stderr

@@ -9,22 +9,14 @@ from typing import Any
 import grpc
 import pytest
 
+from toolkit.contract import ENGRAM_RPC_NAMES, ENGRAM_SERVICE_NAME
 from toolkit.schema.pool import Schema, load_schema
 from toolkit.server.app import RunningServer, ServerConfig, ServerOverrides, start_server_thread
 
 Metadata = Sequence[tuple[str, str]]
 
-# Every RPC with a request that names a space, as (service, rpc, request message).
-SPACE_RPCS = (
-    ("EngramService", "Remember"),
-    ("EngramService", "Recall"),
-    ("EngramService", "Forget"),
-    ("EngramService", "Experience"),
-    ("EngramService", "Introspect"),
-    ("EngramService", "Stream"),
-    ("EngramService", "StreamingRemember"),
-    ("EngramService", "MemoryFlow"),
-)
+# Every RPC with a request that names a space, as (service, rpc): the contract's one list.
+SPACE_RPCS = tuple((ENGRAM_SERVICE_NAME, name) for name in ENGRAM_RPC_NAMES)
 
 
 class Client:

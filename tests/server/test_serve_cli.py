@@ -119,6 +119,10 @@ def test_space_commands_against_a_running_server(serve: ServeProcess) -> None:
     deleted = run_cli(["space", "delete", "team-a", "--yes", *target])
     assert deleted.returncode == 0
     assert run_cli(["space", "get", "team-a", *target]).returncode == 1
+    gone = run_cli(["space", "delete", "team-a", "--yes", *target])
+    assert gone.returncode == 1
+    assert "'team-a' does not exist; nothing deleted" in gone.stderr
+    assert "create it first" not in gone.stderr
 
 
 def test_space_command_without_a_server_is_one_line_and_exit_2() -> None:

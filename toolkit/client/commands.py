@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from toolkit.contract import SPACE_ENV
+from toolkit.contract import SPACE_ENV, SPACE_SERVICE_NAME
 from toolkit.errors import EXIT_FAILED, EXIT_OK, ToolkitError
 
 if TYPE_CHECKING:
@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
     space = subparsers.add_parser(
         "space",
         help="create, get, list or delete memory spaces on a running server",
-        description="Manage the memory spaces of a running server (MemorySpaceService). "
+        description="Manage the memory spaces of a running server "
+        f"({SPACE_SERVICE_NAME}). "
         "Exit 1 when the server refuses, 2 when it cannot be reached.",
     )
     actions = space.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -7,14 +7,18 @@ import datetime
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
 from toolkit.data import SHIPPED_PREFIX
 from toolkit.errors import EXIT_FAILED, EXIT_OK, ToolkitError
 
+if TYPE_CHECKING:
+    from toolkit.documents.schema import CompatMode
+
 DEFAULT_CURRENT = "proto"
+COMPAT_MODES = ("rpc", "backward", "forward", "full")
 DEFAULT_ACCEPT = Path("fixtures/accepted-changes.toml")
 DEFAULT_JSON = Path("reports/schema.json")
 
@@ -62,10 +66,11 @@ def register_check(subparsers: Any) -> None:
     )
     check.add_argument(
         "--compat",
-        choices=["rpc", "backward", "forward", "full"],
-        default="rpc",
-        help="what must hold: rpc (default) = at least one rollout order (servers first, clients "
-        "first) is safe; backward / forward / full = a schema registry's modes",
+        choices=COMPAT_MODES,
+        default=None,
+        help="what must hold: rpc = at least one rollout order (servers first, clients first) "
+        "is safe; backward / forward / full = a schema registry's modes (default: `compat` in "
+        "[tool.engram-compat] or $ENGRAM_COMPAT_MODE, else rpc)",
     )
     check.add_argument(
         "--wire-only",
@@ -194,7 +199,7 @@ def _run_check(args: argparse.Namespace) -> int:
         accept=_accept_file(args.accept, config.accept, root),
         cache_dir=args.cache_dir or default_cache_dir(root),
         today=args.today,
-        mode=args.compat,
+        mode=_mode(args.compat or config.compat or "rpc"),
         wire_only=args.wire_only,
         current_version=args.current_version,
         baseline_version=args.baseline_version,
@@ -226,6 +231,12 @@ def _spec(spec: str, base: Path, root: Path) -> str:
         return path.relative_to(root.resolve()).as_posix() or "."
     except ValueError:
         return str(path)
+
+
+def _mode(name: str) -> CompatMode:
+    if name not in COMPAT_MODES:
+        raise ToolkitError(f"compat mode {name!r}: use one of {', '.join(COMPAT_MODES)}")
+    return name  # type: ignore[return-value]
 
 
 def _shipped_baseline(folder: Path, root: Path) -> str:

@@ -301,7 +301,7 @@ class EngramServicer:
         inner = self.resolver.requested_by_field(getattr(request, kind)) if kind else ""
         if outer and inner and outer != inner:
             raise invalid_argument(
-                f"MemoryFlowRequest.memory_space_id and its {kind} request name different spaces",
+                f"MemoryFlowRequest.{SPACE_FIELD} and its {kind} request name different spaces",
                 SPACE_FIELD,
             )
         return outer or inner

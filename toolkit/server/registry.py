@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from toolkit.contract import SPACE_SERVICE_NAME
 from toolkit.errors import ToolkitError
 from toolkit.server.space_id import InvalidSpaceId, MemorySpaceId
 from toolkit.server.store import (
@@ -60,7 +61,7 @@ class SpaceNotFound(ToolkitError):
     def __init__(self, space_id: MemorySpaceId) -> None:
         super().__init__(
             f"memory space '{space_id}' does not exist; create it first with "
-            f"`engram-compat space create {space_id}` (MemorySpaceService.CreateSpace)"
+            f"`engram-compat space create {space_id}` ({SPACE_SERVICE_NAME}.CreateSpace)"
         )
         self.space_id = space_id
 

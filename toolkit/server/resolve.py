@@ -92,8 +92,8 @@ class SpaceResolver:
 
     def deprecation_message(self, rpc: str) -> str:
         return (
-            f"{rpc} without memory_space_id is deprecated: it was routed to the default space "
-            f"'{self.default_space}'; set the memory_space_id field (or the {SPACE_HEADER} "
+            f"{rpc} without {SPACE_FIELD} is deprecated: it was routed to the default space "
+            f"'{self.default_space}'; set the {SPACE_FIELD} field (or the {SPACE_HEADER} "
             "header) on every request"
         )
 

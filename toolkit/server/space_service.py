@@ -59,7 +59,7 @@ class MemorySpaceServicer:
         async def handle(request: Any, context: Context) -> Any:
             def translate(error: Exception) -> RpcFailure | None:
                 if isinstance(error, (SpaceNotFound, StoreClosed)):
-                    return self._not_found(request.memory_space_id)
+                    return self._not_found(request.memory_space_id, deleting=rpc == "DeleteSpace")
                 if isinstance(error, SpaceProtected):
                     return failure(grpc.StatusCode.FAILED_PRECONDITION, str(error))
                 if isinstance(error, SpaceLimitReached):
@@ -84,8 +84,10 @@ class MemorySpaceServicer:
         except InvalidSpaceId as exc:
             raise invalid_space_id(exc, SPACE_FIELD) from exc
 
-    def _not_found(self, raw: str) -> RpcFailure:
+    def _not_found(self, raw: str, *, deleting: bool = False) -> RpcFailure:
         space = MemorySpaceId(raw)
+        if deleting:  # "create it first" is no advice for a delete
+            return space_not_found(space, f"memory space '{space}' does not exist; nothing deleted")
         return space_not_found(space, str(SpaceNotFound(space)))
 
     def _space(self, info: SpaceInfo) -> Any:

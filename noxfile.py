@@ -44,6 +44,7 @@ RUN_OUTPUTS = (
     "schema.json",
     "compat.json",
     "junit-compat.xml",
+    "rehearsal.json",
     "results.json",
     "migration-report.md",
     "migration-report.html",
@@ -191,6 +192,7 @@ def rehearse(session: nox.Session) -> None:
     Extra arguments go to `engram-compat rehearse` (e.g. `-- --order all`).
     """
     install(session)
+    begin_run()  # part of this invocation's run: `nox -s drift lint schema compat rehearse report`
     discard("rehearsal.json")
     session.run(
         "engram-compat",

@@ -145,3 +145,17 @@ def test_one_more_failed_case_is_singular(document: Documents) -> None:
     check["cases"] = [{**template, "name": f"case {n}", "outcome": "failed"} for n in range(11)]
     markdown = render_reports(typed(results)).markdown
     assert "… and 1 more failed case (" in markdown
+
+
+@pytest.mark.parametrize("bump", ["none", "minor"])
+def test_the_check_summary_never_asks_for_a_none_bump(bump: str) -> None:
+    import dataclasses
+
+    from toolkit.schema.summary import render_summary
+
+    schema = typed(load_document("accepted")).schema
+    assert schema is not None
+    policies = tuple(dataclasses.replace(p, required_bump=bump) for p in schema.version_policy)  # type: ignore[arg-type]
+    text = render_summary(dataclasses.replace(schema, version_policy=policies))
+    assert "none bump" not in text
+    assert ("need no version bump" in text) == (bump == "none")

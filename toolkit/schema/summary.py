@@ -64,7 +64,12 @@ def render_summary(report: SchemaReport) -> str:
         state = "ok" if policy.satisfied else "TOO LOW"
         lines.append(
             f"version: {policy.declared or 'none'} declared; changes since {policy.baseline} "
-            f"need a {policy.required_bump} bump (at least {policy.minimum_version}): {state}"
+            + (
+                f"need no version bump (any version from {policy.minimum_version}): {state}"
+                if policy.required_bump == "none"
+                else f"need a {policy.required_bump} bump (at least {policy.minimum_version}): "
+                f"{state}"
+            )
         )
         if not policy.satisfied:
             where = f" ({policy.file}:{policy.line})" if policy.file and policy.line else ""

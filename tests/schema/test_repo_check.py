@@ -25,7 +25,7 @@ TOP_LEVEL_KEYS = {
 CHANGE_KEYS = {
     "id", "baseline", "kind", "element", "message", "file", "line", "wire", "json", "source",
     "breaking", "buf_rules", "buf_messages", "before", "after", "accepted",
-    "category", "backward", "forward", "remedy",
+    "category", "backward", "forward", "remedy", "before_source", "after_source",
 }  # fmt: skip
 
 

@@ -71,6 +71,8 @@ VALUE_RANGES: dict[int, tuple[int, int]] = {
     FDP.TYPE_FIXED64: _U64,
     FDP.TYPE_BOOL: (0, 1),
 }
+# The width of each integer type on the wire: a 64-bit value read as 32 bits is truncated.
+VALUE_BITS: dict[int, int] = {t: 64 if r[1] >= 2**32 else 32 for t, r in VALUE_RANGES.items()}
 FIELD_NUMBER_MAX = 536_870_911  # `max` in a message's reserved range
 ENUM_NUMBER_MAX = 2**31 - 1  # `max` in an enum's reserved range
 LEGACY_REQUIRED = 3  # FeatureSet.FieldPresence
@@ -251,21 +253,39 @@ def type_change_kind(old: FDP, new: FDP, same_named_type: bool) -> str | None:
     if old.type == new.type == FDP.TYPE_ENUM:
         return "field_type_enum_changed"
     if FDP.TYPE_BOOL in pair:
+        # bool and the integers share the varint; read by truth either way.
         return (
             "field_type_bool_widened" if old.type == FDP.TYPE_BOOL else ("field_type_bool_narrowed")
         )
-    old_range, new_range = VALUE_RANGES[old.type], VALUE_RANGES[new.type]
+    return _integer_change_kind(old.type, new.type)
+
+
+def _integer_change_kind(old: int, new: int) -> str | None:
+    """Integers of one wire group: the wire breaks only where a 64-bit writer meets a 32-bit
+    reader (truncation; a change of sign carries the same bits), JSON wherever a writer's
+    value lies outside the reader's range (or an enum name meets an integer)."""
+    old_range, new_range = VALUE_RANGES[old], VALUE_RANGES[new]
+    old_bits, new_bits = VALUE_BITS[old], VALUE_BITS[new]
+    if FDP.TYPE_ENUM in (old, new):
+        other, to_enum = (old, True) if new == FDP.TYPE_ENUM else (new, False)
+        if VALUE_BITS[other] == 64:
+            return "field_type_wide_int_to_enum" if to_enum else "field_type_enum_to_wide_int"
+        if VALUE_RANGES[other] != _I32:
+            return "field_type_enum_sign_changed"
+        return "field_type_int_to_enum" if to_enum else "field_type_enum_to_int"
     if old_range == new_range:
-        if new.type == FDP.TYPE_ENUM:
-            return "field_type_int_to_enum"
-        if old.type == FDP.TYPE_ENUM:
-            return "field_type_enum_to_int"
         return None  # same values, same wire group (e.g. sfixed32 is int32-ranged)
     if new_range[0] <= old_range[0] and old_range[1] <= new_range[1]:
         return "field_type_widened"
     if old_range[0] <= new_range[0] and new_range[1] <= old_range[1]:
         return "field_type_narrowed"
-    return "field_type_sign_changed"
+    if old_bits == new_bits:
+        return "field_type_sign_changed"
+    return (
+        "field_type_widened_sign_changed"
+        if new_bits > old_bits
+        else ("field_type_narrowed_sign_changed")
+    )
 
 
 def _structure(

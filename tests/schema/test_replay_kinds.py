@@ -67,6 +67,8 @@ class Spec:
     sub_fields: Sequence[Fld] = (Fld("s", 1, "string"), Fld("n", 2, "int32"))
     other_name: str = "Other"
     extensions: Sequence[Fld] = field(default_factory=tuple)
+    reserved_numbers: Sequence[int] = ()  # reserved in M
+    reserved_names: Sequence[str] = ()
 
 
 def _field(spec: Fld, oneofs: list[str], syntax: str) -> FDP:
@@ -111,6 +113,9 @@ def build(spec: Spec) -> descriptor_pb2.FileDescriptorSet:
     oneofs: list[str] = []
     message.field.extend(_field(f, oneofs, spec.syntax) for f in spec.fields)
     message.oneof_decl.extend(descriptor_pb2.OneofDescriptorProto(name=n) for n in oneofs)
+    for number in spec.reserved_numbers:
+        message.reserved_range.add(start=number, end=number + 1)
+    message.reserved_name.extend(spec.reserved_names)
     if any(f.type == "G" for f in spec.fields):
         group = message.nested_type.add(name="G")
         group.field.add(name="a", number=1, type=FDP.TYPE_INT32, label=FDP.LABEL_OPTIONAL)

@@ -620,23 +620,41 @@ class _Differ:
         if translated == new_oneof:
             return
         message = element.rpartition(".")[0]
-        old_members, new_members = _oneof_members(old_msg), _oneof_members(new_msg)
-        if old_oneof is None and new_oneof is not None:
-            existing = {f.number for f in old_msg.field}
-            is_new = new_oneof not in old_members and new_oneof not in oneof_renames.values()
-            brought_in = new_members[new_oneof] & existing
-            kind = (
-                "field_moved_into_new_oneof"
-                if is_new and len(brought_in) == 1
-                else "field_moved_into_oneof"
+        # Which surviving fields can be set together, before and after: writers of one side
+        # may set two fields the other side's oneof holds, and that reader keeps only the last.
+        matched = {
+            f.name: f.name for f in old_msg.field if f.name in {g.name for g in new_msg.field}
+        }
+        matched.update(field_renames(old_msg, new_msg))
+        old_by_name = {f.name: f for f in old_msg.field}
+        new_by_name = {f.name: f for f in new_msg.field}
+
+        def together_in_new(old_name: str) -> bool:
+            return (
+                new_oneof is not None
+                and _oneof(new_msg, new_by_name[matched[old_name]]) == new_oneof
             )
-        elif old_oneof is not None and new_oneof is None:
-            if len(old_members.get(old_oneof, frozenset())) <= 1:
-                kind = "field_moved_into_new_oneof"  # a oneof of one: no sibling to collide
-            else:
-                kind = "field_moved_out_of_oneof"
-        else:
-            kind = "field_oneof_changed"
+
+        partners = [n for n in matched if n != old.name]
+        # Backward: a pair old writers could both set, now sharing a oneof.
+        backward = any(
+            together_in_new(n)
+            and (old_oneof is None or _oneof(old_msg, old_by_name[n]) != old_oneof)
+            for n in partners
+        )
+        # Forward: a former sibling new writers can now set beside it.
+        forward = any(
+            old_oneof is not None
+            and _oneof(old_msg, old_by_name[n]) == old_oneof
+            and not together_in_new(n)
+            for n in partners
+        )
+        kind = {
+            (False, False): "field_moved_into_new_oneof",
+            (True, False): "field_moved_into_oneof",
+            (False, True): "field_moved_out_of_oneof",
+            (True, True): "field_oneof_changed",
+        }[(backward, forward)]
         self.record(kind, element, message, before=old_oneof, after=new_oneof, **where)
 
     def diff_reserved(self, old: Element, new: Element) -> None:

@@ -199,15 +199,19 @@ _TABLE = (
     _k("field_packed_changed", "packed", "encoding", "packed and expanded repeated encodings "
        "switched: readers accept both", SAFE, SAFE, C, "none needed"),
     # --- oneofs ----------------------------------------------------------------------------
-    _k("field_moved_into_new_oneof", "oneof", "oneof", "one existing field moved into a new "
-       "oneof: at most one member was ever set", SAFE, SAFE, B, "none needed for data"),
+    _k("field_moved_into_new_oneof", "oneof", "oneof", "a field's oneof changed without "
+       "putting two fields one side can set together into one oneof of the other (one field "
+       "moved into a new oneof, or out of a oneof whose siblings are gone)", SAFE, SAFE, B,
+       "none needed for data"),
     _k("field_moved_into_oneof", "oneof", "oneof", "a field moved into a oneof with other "
        "existing members: old writers may set several, the reader keeps only the last",
        BROKEN, SAFE, B, "move `{name}` back out of oneof `{after}`"),
     _k("field_moved_out_of_oneof", "oneof", "oneof", "a field left a oneof: new writers may set "
        "it beside a former sibling, old readers keep only the last", SAFE, BROKEN, B,
        "put `{name}` back into oneof `{before}`"),
-    _k("field_oneof_changed", "oneof", "oneof", "a field moved from one oneof to another",
+    _k("field_oneof_changed", "oneof", "oneof", "a field moved from one oneof to another: "
+       "it shares a oneof with a field old writers set beside it, and leaves a sibling new "
+       "writers now set beside it",
        BROKEN, BROKEN, B, "put `{name}` back into oneof `{before}`"),
     _k("oneof_renamed", "oneof_name", "oneof", "a oneof was renamed with the same members (no "
        "wire or JSON effect)", SAFE, SAFE, B, "restore the name `{before}` if code uses it"),

@@ -133,6 +133,17 @@ def _as_written(value: int, writer_type: int) -> int:
     return raw - (1 << bits) if signed and raw >> (bits - 1) else raw
 
 
+_VARINTS = frozenset({F.TYPE_INT32, F.TYPE_INT64, F.TYPE_UINT32, F.TYPE_UINT64, F.TYPE_ENUM})
+
+
+def _truth_pair(wf: FieldDescriptor | None, rf: FieldDescriptor | None) -> bool:
+    """bool against a two's-complement varint type: read by truth (a zigzag 1 is -1)."""
+    if wf is None or rf is None or wf.type == rf.type:
+        return True
+    other = rf.type if wf.type == F.TYPE_BOOL else wf.type
+    return other in _VARINTS
+
+
 def _scalar_equal(
     wv: Any, rv: Any, wf: FieldDescriptor | None = None, rf: FieldDescriptor | None = None
 ) -> bool:
@@ -144,7 +155,7 @@ def _scalar_equal(
     if isinstance(wv, bytes) and isinstance(rv, str):
         return wv == rv.encode(errors="surrogateescape")
     if isinstance(wv, bool) or isinstance(rv, bool):
-        if isinstance(wv, int) and isinstance(rv, int):
+        if isinstance(wv, int) and isinstance(rv, int) and _truth_pair(wf, rf):
             return bool(wv) == bool(rv)
         return bool(wv == rv)
     if (
@@ -183,8 +194,25 @@ def _enum_values_unnamed(
         value = wf.enum_type.values_by_number.get(written)
         if value is None or written != read or written in rf.enum_type.values_by_number:
             return None
+        if value.name in rf.enum_type.values_by_name:
+            return None  # the reader has the name under another number: the value moved
         names.append(value.name)
     return ",".join(sorted(set(names)))
+
+
+def _enum_values_moved(
+    wf: FieldDescriptor, rf: FieldDescriptor, differing: list[tuple[Any, Any]]
+) -> str | None:
+    """The writer's enum values whose name the reader's enum has under another number."""
+    if wf.type != F.TYPE_ENUM or rf.type != F.TYPE_ENUM:
+        return None
+    moved = set()
+    for written, _ in differing:
+        value = wf.enum_type.values_by_number.get(written)
+        theirs = rf.enum_type.values_by_name.get(value.name) if value is not None else None
+        if value is not None and theirs is not None and theirs.number != written:
+            moved.add(value.name)
+    return ",".join(sorted(moved)) or None
 
 
 def _short(value: Any) -> str:
@@ -347,7 +375,7 @@ class _Comparer:
             if wf.number in unknown:
                 return FieldOutcome(LOST, f"unknown field {wf.number}", origin, breaking=True)
             for name, value in read.items():
-                if not _is_message(wf) and not wf.is_repeated and value == wv:
+                if not _is_message(wf) and not wf.is_repeated and wv and value == wv:
                     return self.landed(name, origin, "value")
             if not (_is_message(rf) or rf.is_repeated or _is_message(wf) or wf.is_repeated):
                 # Presence is not kept (e.g. an empty string out of a oneof): compare values.
@@ -360,6 +388,15 @@ class _Comparer:
             return self.compare_map(wf, rf, wv, rv, origin)
         if _is_message(wf) and _is_message(rf):
             return self.compare_messages(wf, rf, wv, rv, unknown, origin)
+        if (
+            wf.type == F.TYPE_MESSAGE
+            and rf.type == F.TYPE_BYTES
+            and wf.is_repeated == rf.is_repeated
+        ):
+            # A message's encoding is valid bytes: the reader holds exactly what was written.
+            encoded = [m.SerializePartialToString() for m in (wv if wf.is_repeated else [wv])]
+            if encoded == (list(rv) if rf.is_repeated else [rv]):
+                return FieldOutcome(IDENTICAL, "the message's encoding", origin)
         if _is_message(wf) != _is_message(rf):
             return FieldOutcome(CHANGED, f"read as {_short(rv)}", origin, breaking=True)
         w_items = list(wv) if wf.is_repeated else [wv]
@@ -387,6 +424,11 @@ class _Comparer:
         ]
         if not differing:
             return FieldOutcome(IDENTICAL, "same value", origin)
+        moved = _enum_values_moved(wf, rf, differing)
+        if moved:
+            return FieldOutcome(
+                CHANGED, f"enum value {moved} has another number in the reader", origin, True
+            )
         unnamed = _enum_values_unnamed(wf, rf, differing)
         if unnamed and self.direction == "new_to_old":
             return FieldOutcome(

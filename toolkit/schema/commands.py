@@ -123,6 +123,14 @@ def register_check(subparsers: Any) -> None:
         "GITHUB_ACTIONS=true)",
     )
     check.add_argument(
+        "--junit",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the schema findings as JUnit XML there: a suite per category of "
+        "change, a case per change (default: none)",
+    )
+    check.add_argument(
         "--cache-dir",
         type=Path,
         help="compiled-schema cache (default: $ENGRAM_COMPAT_CACHE_DIR or .cache/engram-compat)",
@@ -174,7 +182,7 @@ def _run_check(args: argparse.Namespace) -> int:
     from toolkit.project import find_project_root, load_config
     from toolkit.schema.cache import default_cache_dir
     from toolkit.schema.check import CheckOptions, check, display_root
-    from toolkit.schema.summary import github_annotations, render_summary
+    from toolkit.schema.summary import github_annotations, render_summary, write_schema_junit
 
     root = find_project_root(args.project_root)
     config = load_config(root)
@@ -203,12 +211,16 @@ def _run_check(args: argparse.Namespace) -> int:
     to_stdout = args.json is not None and str(args.json) == "-"
     if not to_stdout:  # an output that cannot be written is found before the work, not after
         writable_output(args.json.resolve() if args.json is not None else root / DEFAULT_JSON)
+    if args.junit is not None:
+        writable_output(args.junit.resolve(), "--junit")
     report = check(options)
     if to_stdout:
         sys.stdout.write(report.to_json())
     else:
         out: Path = args.json.resolve() if args.json is not None else root / DEFAULT_JSON
         report.write(out)
+    if args.junit is not None:
+        write_schema_junit(report, args.junit.resolve())
     people = sys.stderr if to_stdout else sys.stdout
     print(render_summary(report), file=people)
     if args.annotations == "github" or in_github_actions():

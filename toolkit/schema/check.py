@@ -182,7 +182,7 @@ def judge_baseline(
 ) -> BaselineFindings:
     """Diff and replay while `buf breaking` (already started) runs; then fold its findings."""
     label = baseline.label
-    baseline_index = build_index(baseline.files)
+    baseline_index = build_index(baseline.files, lines=False)  # changes are located in current
     changes = diff_schemas(baseline_index, current_index, label, baseline.files, current.files)
     names = schema_names(baseline_index, current_index)
     try:

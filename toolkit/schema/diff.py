@@ -197,31 +197,49 @@ def _oneof_members(message: descriptor_pb2.DescriptorProto) -> dict[str, frozens
     return {name: frozenset(numbers) for name, numbers in members.items()}
 
 
+def _features(field: FDP) -> descriptor_pb2.FeatureSet | None:
+    """A field's editions features, None when it sets none (touching `options` on a field
+    without them builds empty messages: the diff of a large schema asks this a lot)."""
+    if not field.HasField("options") or not field.options.HasField("features"):
+        return None
+    return field.options.features
+
+
 def is_required(field: FDP) -> bool:
-    return bool(
-        field.label == FDP.LABEL_REQUIRED
-        or field.options.features.field_presence == LEGACY_REQUIRED
-    )
+    if field.label == FDP.LABEL_REQUIRED:
+        return True
+    features = _features(field)
+    return features is not None and features.field_presence == LEGACY_REQUIRED
 
 
 def _presence(field: FDP) -> str:
-    if field.proto3_optional or field.options.features.field_presence == EXPLICIT:
+    features = _features(field)
+    presence = features.field_presence if features is not None else 0
+    if field.proto3_optional or presence == EXPLICIT:
         return "explicit"
-    if field.options.features.field_presence == IMPLICIT:
+    if presence == IMPLICIT:
         return "implicit"
     return "default"
 
 
 def _delimited(field: FDP) -> bool:
-    return bool(field.type == FDP.TYPE_GROUP) or bool(
-        field.type == FDP.TYPE_MESSAGE and field.options.features.message_encoding == DELIMITED
+    if field.type == FDP.TYPE_GROUP:
+        return True
+    features = _features(field)
+    return bool(
+        field.type == FDP.TYPE_MESSAGE
+        and features is not None
+        and features.message_encoding == DELIMITED
     )
 
 
 def _packed(field: FDP) -> bool | None:
+    if not field.HasField("options"):
+        return None
     if field.options.HasField("packed"):
         return bool(field.options.packed)
-    encoding = field.options.features.repeated_field_encoding
+    features = _features(field)
+    encoding = features.repeated_field_encoding if features is not None else 0
     return {PACKED: True, EXPANDED: False}.get(encoding)
 
 
@@ -401,8 +419,12 @@ class _Differ:
         for name in sorted(new_messages.keys() - old_messages.keys()):
             if not _is_map_entry(new_messages[name]):
                 self.record("message_added", name, new_messages[name].parent, new_name=name)
+        any_rename = bool(self.names.packages or self.names.types)
         for name in sorted(old_messages.keys() & new_messages.keys()):
-            self.diff_message(old_messages[name], new_messages[name])
+            before, after = old_messages[name], new_messages[name]
+            if not any_rename and _same_proto(before, after):
+                continue  # byte-identical declarations (nested ones are diffed on their own)
+            self.diff_message(before, after)
         self.diff_enums()
         self.diff_services()
         self.diff_extensions()
@@ -865,6 +887,13 @@ def _extensions(
         for message in file_proto.message_type:
             walk(package, message)
     return found
+
+
+def _same_proto(old: Element, new: Element) -> bool:
+    return bool(
+        old.proto.SerializeToString(deterministic=True)
+        == new.proto.SerializeToString(deterministic=True)
+    )
 
 
 def _is_map_entry(element: Element) -> bool:

@@ -42,6 +42,7 @@ RUN_OUTPUTS = (
     "drift.json",
     "lint.json",
     "schema.json",
+    "junit-schema.xml",
     "compat.json",
     "junit-compat.xml",
     "rehearsal.json",
@@ -148,11 +149,12 @@ def tests(session: nox.Session) -> None:
 def schema(session: nox.Session) -> None:
     """Judge proto/ against the released baseline: buf, descriptor diff, wire replay, version."""
     begin_run()
-    discard("schema.json")
+    discard("schema.json", "junit-schema.xml")
     install(session)
     session.run(
-        "engram-compat", "check", "--json", str(REPORTS / "schema.json"), *stage_args(session)
-    )
+        "engram-compat", "check", "--json", str(REPORTS / "schema.json"),
+        "--junit", str(REPORTS / "junit-schema.xml"), *stage_args(session),
+    )  # fmt: skip
 
 
 @nox.session(python=PYTHON)

@@ -20,7 +20,9 @@ RPC_REMOVED = "engram.v1.EngramService.Forget:removed"
 # Removing an RPC breaks old clients (backward) only; clients-first keeps `rpc` mode safe, so
 # these tests judge it in the registry's backward mode.
 BACKWARD: CompatMode = "backward"
-ANNOTATION = re.compile(r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+)::(?P<text>.+)$")
+ANNOTATION = re.compile(
+    r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+)(?:,title=(?P<title>[^:,]+))?::(?P<text>.+)$"
+)
 
 
 def write_accept(path: Path, change_id: str, expires: str | None) -> Path:

@@ -67,6 +67,8 @@ class Spec:
     sub_fields: Sequence[Fld] = (Fld("s", 1, "string"), Fld("n", 2, "int32"))
     other_name: str = "Other"
     extensions: Sequence[Fld] = field(default_factory=tuple)
+    reserved_numbers: Sequence[int] = ()  # reserved in M
+    reserved_names: Sequence[str] = ()
 
 
 def _field(spec: Fld, oneofs: list[str], syntax: str) -> FDP:
@@ -111,6 +113,9 @@ def build(spec: Spec) -> descriptor_pb2.FileDescriptorSet:
     oneofs: list[str] = []
     message.field.extend(_field(f, oneofs, spec.syntax) for f in spec.fields)
     message.oneof_decl.extend(descriptor_pb2.OneofDescriptorProto(name=n) for n in oneofs)
+    for number in spec.reserved_numbers:
+        message.reserved_range.add(start=number, end=number + 1)
+    message.reserved_name.extend(spec.reserved_names)
     if any(f.type == "G" for f in spec.fields):
         group = message.nested_type.add(name="G")
         group.field.add(name="a", number=1, type=FDP.TYPE_INT32, label=FDP.LABEL_OPTIONAL)
@@ -170,14 +175,27 @@ CASES: list[tuple[str, Spec, Spec, bool, bool]] = [
     ("int32_to_int64", one("int32"), one("int64"), False, True),
     ("uint32_to_uint64", one("uint32"), one("uint64"), False, True),
     ("uint32_to_int64", one("uint32"), one("int64"), False, True),
-    ("int32_to_uint32", one("int32"), one("uint32"), True, True),
-    ("int64_to_uint64", one("int64"), one("uint64"), True, True),
-    ("bool_to_int32", one("bool"), one("int32"), False, True),
+    # A change of sign only carries the same bits: -1 read as 4294967295 is the same value.
+    ("int32_to_uint32", one("int32"), one("uint32"), False, False),
+    ("uint32_to_int32", one("uint32"), one("int32"), False, False),
+    ("int64_to_uint64", one("int64"), one("uint64"), False, False),
+    ("sfixed64_to_fixed64", one("sfixed64"), one("fixed64"), False, False),
+    # Only a 64-bit writer read by a 32-bit reader breaks (truncation).
+    ("int64_to_int32", one("int64"), one("int32"), True, False),
+    ("uint64_to_int32", one("uint64"), one("int32"), True, False),
+    ("int32_to_uint64", one("int32"), one("uint64"), False, True),
+    ("int64_to_uint32", one("int64"), one("uint32"), True, False),
+    ("sint64_to_sint32", one("sint64"), one("sint32"), True, False),
+    # bool reads any integer by truth, and is read as 0 or 1.
+    ("bool_to_int32", one("bool"), one("int32"), False, False),
+    ("int64_to_bool", one("int64"), one("bool"), False, False),
+    ("uint32_to_enum", one("uint32"), one("E"), False, False),
+    ("int64_to_enum", one("int64"), one("E"), True, False),
     ("int32_to_enum", one("int32"), one("E"), False, False),
     ("enum_to_int64", one("E"), one("int64"), False, True),
     ("sint32_to_sint64", one("sint32"), one("sint64"), False, True),
     ("sint32_to_int32", one("sint32"), one("int32"), True, True),
-    ("fixed32_to_sfixed32", one("fixed32"), one("sfixed32"), True, True),
+    ("fixed32_to_sfixed32", one("fixed32"), one("sfixed32"), False, False),
     ("fixed32_to_fixed64", one("fixed32"), one("fixed64"), True, True),
     ("float_to_double", one("float"), one("double"), True, True),
     ("int32_to_string", one("int32"), one("string"), True, True),

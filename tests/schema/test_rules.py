@@ -56,6 +56,10 @@ def field(type_: int, type_name: str = "") -> FDP:
         (FDP.TYPE_SINT64, FDP.TYPE_SINT32, "field_type_narrowed"),
         (FDP.TYPE_FIXED32, FDP.TYPE_SFIXED32, "field_type_sign_changed"),
         (FDP.TYPE_FIXED64, FDP.TYPE_SFIXED64, "field_type_sign_changed"),
+        (FDP.TYPE_INT32, FDP.TYPE_UINT64, "field_type_widened_sign_changed"),
+        (FDP.TYPE_UINT64, FDP.TYPE_INT32, "field_type_narrowed_sign_changed"),
+        (FDP.TYPE_INT64, FDP.TYPE_UINT32, "field_type_narrowed"),
+        (FDP.TYPE_SFIXED32, FDP.TYPE_FIXED32, "field_type_sign_changed"),
         (FDP.TYPE_BOOL, FDP.TYPE_INT32, "field_type_bool_widened"),
         (FDP.TYPE_INT64, FDP.TYPE_BOOL, "field_type_bool_narrowed"),
         (FDP.TYPE_STRING, FDP.TYPE_BYTES, "field_type_string_to_bytes"),
@@ -77,6 +81,11 @@ def test_enum_and_message_type_changes() -> None:
     enum, msg = field(FDP.TYPE_ENUM, ".p.E"), field(FDP.TYPE_MESSAGE, ".p.M")
     assert type_change_kind(field(FDP.TYPE_INT32), enum, False) == "field_type_int_to_enum"
     assert type_change_kind(enum, field(FDP.TYPE_INT32), False) == "field_type_enum_to_int"
+    uint32, int64, uint64 = field(FDP.TYPE_UINT32), field(FDP.TYPE_INT64), field(FDP.TYPE_UINT64)
+    assert type_change_kind(uint32, enum, False) == "field_type_enum_sign_changed"
+    assert type_change_kind(enum, uint32, False) == "field_type_enum_sign_changed"
+    assert type_change_kind(int64, enum, False) == "field_type_wide_int_to_enum"
+    assert type_change_kind(enum, uint64, False) == "field_type_enum_to_wide_int"
     assert type_change_kind(enum, field(FDP.TYPE_ENUM, ".p.F"), False) == "field_type_enum_changed"
     assert type_change_kind(enum, enum, True) is None
     assert type_change_kind(msg, field(FDP.TYPE_MESSAGE, ".p.N"), False) == "field_type_changed"
@@ -93,6 +102,17 @@ def test_the_rule_table_rates_widening_by_direction() -> None:
     assert KINDS["field_type_int_to_enum"].backward == Encodings(C, C)
     assert KINDS["field_type_int_to_enum"].forward == Encodings(C, B)
     assert KINDS["field_made_repeated"].backward.wire == C
+    # A change of sign or to/from bool is wire-safe both ways; JSON carries the value.
+    for sign in ("field_type_sign_changed", "field_type_bool_widened",
+                 "field_type_bool_narrowed", "field_type_enum_sign_changed"):  # fmt: skip
+        assert KINDS[sign].backward == Encodings(C, B), sign
+        assert KINDS[sign].forward == Encodings(C, B), sign
+    # The only wire break among integers: a 64-bit writer read by a 32-bit reader.
+    assert KINDS["field_type_widened_sign_changed"].backward == Encodings(C, B)
+    assert KINDS["field_type_widened_sign_changed"].forward == Encodings(B, B)
+    assert KINDS["field_type_narrowed_sign_changed"].backward == Encodings(B, B)
+    assert KINDS["field_type_wide_int_to_enum"].backward.wire == B
+    assert KINDS["field_type_enum_to_wide_int"].forward.wire == B
     assert KINDS["field_made_repeated"].forward.wire == B
     for safe in ("field_moved_into_new_oneof", "oneof_renamed", "message_renamed",
                  "enum_renamed", "service_removed_empty"):  # fmt: skip

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from toolkit.schema.compile import compile_descriptor_set, proto_files
+from toolkit.errors import ToolkitError
+from toolkit.schema.compile import compile_descriptor_set, proto_files, read_proto
 
 CACHE_ENV = "ENGRAM_COMPAT_CACHE_DIR"
 
@@ -24,11 +25,26 @@ def default_cache_dir(project_root: Path) -> Path:
     return Path(configured) if configured else project_root / ".cache" / "engram-compat"
 
 
+class CacheDirError(ToolkitError):
+    """The compile cache folder cannot be used (a file of that name, no permission)."""
+
+
+def ensure_cache_dir(cache_dir: Path) -> Path:
+    """Create the cache folder, or say in one line why it cannot be one."""
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise CacheDirError(f"cache folder {cache_dir}: it is a file, not a folder")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheDirError(f"cache folder {cache_dir}: {exc.strerror or exc}") from exc
+    return cache_dir
+
+
 def content_key(root: Path) -> str:
     digest = hashlib.sha256(metadata.version("grpcio-tools").encode() + b"\0")
     for name in proto_files(root):
         digest.update(name.encode() + b"\0")
-        digest.update((root / name).read_bytes() + b"\0")
+        digest.update(read_proto(root / name) + b"\0")
     return digest.hexdigest()
 
 

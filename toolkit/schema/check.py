@@ -33,6 +33,7 @@ from toolkit.documents.schema import (
 )
 from toolkit.schema import buf
 from toolkit.schema.accept import AcceptanceEntry, apply_acceptances, read_acceptances
+from toolkit.schema.cache import ensure_cache_dir
 from toolkit.schema.diff import Names, diff_schemas, schema_names
 from toolkit.schema.elements import SchemaIndex, build_index
 from toolkit.schema.fold import fold_buf_findings
@@ -181,7 +182,7 @@ def judge_baseline(
 ) -> BaselineFindings:
     """Diff and replay while `buf breaking` (already started) runs; then fold its findings."""
     label = baseline.label
-    baseline_index = build_index(baseline.files)
+    baseline_index = build_index(baseline.files, lines=False)  # changes are located in current
     roots = (baseline.module_root, current.module_root)
     changes = diff_schemas(
         baseline_index, current_index, label, baseline.files, current.files, roots
@@ -247,7 +248,7 @@ def _declaration(loaded: LoadedSchema, override: Version | None) -> VersionDecla
 
 def check(options: CheckOptions) -> SchemaReport:
     started = time.perf_counter()
-    options.cache_dir.mkdir(parents=True, exist_ok=True)
+    ensure_cache_dir(options.cache_dir)
     entries: list[AcceptanceEntry] = read_acceptances(options.accept) if options.accept else []
     if options.baseline_version is not None and len(options.baselines) != 1:
         raise SchemaSourceError("--baseline-version needs exactly one --baseline")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,6 +128,14 @@ def register_check(subparsers: Any) -> None:
         "GITHUB_ACTIONS=true)",
     )
     check.add_argument(
+        "--junit",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the schema findings as JUnit XML there: a suite per category of "
+        "change, a case per change (default: none)",
+    )
+    check.add_argument(
         "--cache-dir",
         type=Path,
         help="compiled-schema cache (default: $ENGRAM_COMPAT_CACHE_DIR or .cache/engram-compat)",
@@ -178,7 +187,7 @@ def _run_check(args: argparse.Namespace) -> int:
     from toolkit.project import find_project_root, load_config
     from toolkit.schema.cache import default_cache_dir
     from toolkit.schema.check import CheckOptions, check, display_root
-    from toolkit.schema.summary import github_annotations, render_summary
+    from toolkit.schema.summary import github_annotations, render_summary, write_schema_junit
 
     root = find_project_root(args.project_root)
     config = load_config(root)
@@ -204,19 +213,48 @@ def _run_check(args: argparse.Namespace) -> int:
         current_version=args.current_version,
         baseline_version=args.baseline_version,
     )
-    report = check(options)
     to_stdout = args.json is not None and str(args.json) == "-"
+    if not to_stdout:  # an output that cannot be written is found before the work, not after
+        writable_output(args.json.resolve() if args.json is not None else root / DEFAULT_JSON)
+    if args.junit is not None:
+        writable_output(args.junit.resolve(), "--junit")
+    report = check(options)
     if to_stdout:
         sys.stdout.write(report.to_json())
     else:
         out: Path = args.json.resolve() if args.json is not None else root / DEFAULT_JSON
         report.write(out)
+    if args.junit is not None:
+        write_schema_junit(report, args.junit.resolve())
     people = sys.stderr if to_stdout else sys.stdout
     print(render_summary(report), file=people)
     if args.annotations == "github" or in_github_actions():
         for line in github_annotations(report, display_root(current, root)):
             print(line, file=people)
     return EXIT_OK if report.verdict == "compatible" else EXIT_FAILED
+
+
+def writable_output(path: Path, option: str = "--json") -> Path:
+    """Refuse, in one line, an output path that is a folder, lies under a file, or sits in a
+    folder this process may not write (root may write anywhere: the write itself decides)."""
+    if path.is_dir():
+        raise ToolkitError(f"{option} {path}: it is a folder; name a file")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ToolkitError(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ToolkitError(f"{option} {path}: {parent} is not writable")
+    try:  # the folder the output needs anyway; a refusal (e.g. under /proc) is known now
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ToolkitError(
+            f"{option} {path}: cannot create {path.parent} ({exc.strerror})"
+        ) from exc
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ToolkitError(f"{option} {path}: the file is not writable")
+    return path
 
 
 def _spec(spec: str, base: Path, root: Path) -> str:

@@ -20,8 +20,8 @@ from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
 from toolkit.contract import SPACE_FIELD
 from toolkit.documents.schema import Change, SourceLine
-from toolkit.schema.elements import WELL_KNOWN_PREFIX, Element, SchemaIndex
-from toolkit.schema.kinds import KINDS, change_of_kind
+from toolkit.schema.elements import WELL_KNOWN_PREFIX, Element, SchemaIndex, build_index
+from toolkit.schema.kinds import KINDS, SAFE, change_of_kind
 
 SCALAR_NAMES = {
     FDP.TYPE_DOUBLE: "double",
@@ -73,6 +73,8 @@ VALUE_RANGES: dict[int, tuple[int, int]] = {
     FDP.TYPE_FIXED64: _U64,
     FDP.TYPE_BOOL: (0, 1),
 }
+# The width of each integer type on the wire: a 64-bit value read as 32 bits is truncated.
+VALUE_BITS: dict[int, int] = {t: 64 if r[1] >= 2**32 else 32 for t, r in VALUE_RANGES.items()}
 FIELD_NUMBER_MAX = 536_870_911  # `max` in a message's reserved range
 ENUM_NUMBER_MAX = 2**31 - 1  # `max` in an enum's reserved range
 LEGACY_REQUIRED = 3  # FeatureSet.FieldPresence
@@ -218,31 +220,49 @@ def _oneof_members(message: descriptor_pb2.DescriptorProto) -> dict[str, frozens
     return {name: frozenset(numbers) for name, numbers in members.items()}
 
 
+def _features(field: FDP) -> descriptor_pb2.FeatureSet | None:
+    """A field's editions features, None when it sets none (touching `options` on a field
+    without them builds empty messages: the diff of a large schema asks this a lot)."""
+    if not field.HasField("options") or not field.options.HasField("features"):
+        return None
+    return field.options.features
+
+
 def is_required(field: FDP) -> bool:
-    return bool(
-        field.label == FDP.LABEL_REQUIRED
-        or field.options.features.field_presence == LEGACY_REQUIRED
-    )
+    if field.label == FDP.LABEL_REQUIRED:
+        return True
+    features = _features(field)
+    return features is not None and features.field_presence == LEGACY_REQUIRED
 
 
 def _presence(field: FDP) -> str:
-    if field.proto3_optional or field.options.features.field_presence == EXPLICIT:
+    features = _features(field)
+    presence = features.field_presence if features is not None else 0
+    if field.proto3_optional or presence == EXPLICIT:
         return "explicit"
-    if field.options.features.field_presence == IMPLICIT:
+    if presence == IMPLICIT:
         return "implicit"
     return "default"
 
 
 def _delimited(field: FDP) -> bool:
-    return bool(field.type == FDP.TYPE_GROUP) or bool(
-        field.type == FDP.TYPE_MESSAGE and field.options.features.message_encoding == DELIMITED
+    if field.type == FDP.TYPE_GROUP:
+        return True
+    features = _features(field)
+    return bool(
+        field.type == FDP.TYPE_MESSAGE
+        and features is not None
+        and features.message_encoding == DELIMITED
     )
 
 
 def _packed(field: FDP) -> bool | None:
+    if not field.HasField("options"):
+        return None
     if field.options.HasField("packed"):
         return bool(field.options.packed)
-    encoding = field.options.features.repeated_field_encoding
+    features = _features(field)
+    encoding = features.repeated_field_encoding if features is not None else 0
     return {PACKED: True, EXPANDED: False}.get(encoding)
 
 
@@ -274,21 +294,39 @@ def type_change_kind(old: FDP, new: FDP, same_named_type: bool) -> str | None:
     if old.type == new.type == FDP.TYPE_ENUM:
         return "field_type_enum_changed"
     if FDP.TYPE_BOOL in pair:
+        # bool and the integers share the varint; read by truth either way.
         return (
             "field_type_bool_widened" if old.type == FDP.TYPE_BOOL else ("field_type_bool_narrowed")
         )
-    old_range, new_range = VALUE_RANGES[old.type], VALUE_RANGES[new.type]
+    return _integer_change_kind(old.type, new.type)
+
+
+def _integer_change_kind(old: int, new: int) -> str | None:
+    """Integers of one wire group: the wire breaks only where a 64-bit writer meets a 32-bit
+    reader (truncation; a change of sign carries the same bits), JSON wherever a writer's
+    value lies outside the reader's range (or an enum name meets an integer)."""
+    old_range, new_range = VALUE_RANGES[old], VALUE_RANGES[new]
+    old_bits, new_bits = VALUE_BITS[old], VALUE_BITS[new]
+    if FDP.TYPE_ENUM in (old, new):
+        other, to_enum = (old, True) if new == FDP.TYPE_ENUM else (new, False)
+        if VALUE_BITS[other] == 64:
+            return "field_type_wide_int_to_enum" if to_enum else "field_type_enum_to_wide_int"
+        if VALUE_RANGES[other] != _I32:
+            return "field_type_enum_sign_changed"
+        return "field_type_int_to_enum" if to_enum else "field_type_enum_to_int"
     if old_range == new_range:
-        if new.type == FDP.TYPE_ENUM:
-            return "field_type_int_to_enum"
-        if old.type == FDP.TYPE_ENUM:
-            return "field_type_enum_to_int"
         return None  # same values, same wire group (e.g. sfixed32 is int32-ranged)
     if new_range[0] <= old_range[0] and old_range[1] <= new_range[1]:
         return "field_type_widened"
     if old_range[0] <= new_range[0] and new_range[1] <= old_range[1]:
         return "field_type_narrowed"
-    return "field_type_sign_changed"
+    if old_bits == new_bits:
+        return "field_type_sign_changed"
+    return (
+        "field_type_widened_sign_changed"
+        if new_bits > old_bits
+        else ("field_type_narrowed_sign_changed")
+    )
 
 
 def _structure(
@@ -323,6 +361,16 @@ class _Differ:
         self.syntax_new = _syntaxes(current_files)
         self.files_old, self.files_new = baseline_files, current_files
         self.changes: list[Change] = []
+        self._old_lined: SchemaIndex | None = None
+
+    def _old_with_lines(self) -> SchemaIndex:
+        """The baseline indexed with source lines, built once and only when a change that may
+        break needs its baseline declaration (the baseline index itself has no lines)."""
+        if self._old_lined is None:
+            self._old_lined = (
+                build_index(self.files_old) if self.files_old is not None else self.old
+            )
+        return self._old_lined
 
     # --- recording -------------------------------------------------------------------------
 
@@ -355,7 +403,6 @@ class _Differ:
         new_name: str | None = None,
     ) -> None:
         file, line = self._location(old_name, new_name)
-        old_element = self.old.elements.get(old_name or element)
         new_element = self.new.elements.get(
             new_name or (self.names.current(old_name) if old_name else element)
         )
@@ -370,10 +417,15 @@ class _Differ:
             before=before,
             after=after,
         )
+        # The report shows the declarations of changes that may break; only those pay for the
+        # baseline's source lines.
+        found = KINDS[kind]
+        may_break = (found.backward, found.forward) != (SAFE, SAFE) or found.source != SAFE.wire
+        old = self._old_with_lines() if may_break else self.old
         self.changes.append(
             replace(
                 change,
-                before_source=source_line(old_element, self.roots[0]),
+                before_source=source_line(old.elements.get(old_name or element), self.roots[0]),
                 after_source=source_line(new_element, self.roots[1]),
             )
         )
@@ -415,8 +467,12 @@ class _Differ:
         for name in sorted(new_messages.keys() - old_messages.keys()):
             if not _is_map_entry(new_messages[name]):
                 self.record("message_added", name, new_messages[name].parent, new_name=name)
+        any_rename = bool(self.names.packages or self.names.types)
         for name in sorted(old_messages.keys() & new_messages.keys()):
-            self.diff_message(old_messages[name], new_messages[name])
+            before, after = old_messages[name], new_messages[name]
+            if not any_rename and _same_proto(before, after):
+                continue  # byte-identical declarations (nested ones are diffed on their own)
+            self.diff_message(before, after)
         self.diff_enums()
         self.diff_services()
         self.diff_extensions()
@@ -634,23 +690,41 @@ class _Differ:
         if translated == new_oneof:
             return
         message = element.rpartition(".")[0]
-        old_members, new_members = _oneof_members(old_msg), _oneof_members(new_msg)
-        if old_oneof is None and new_oneof is not None:
-            existing = {f.number for f in old_msg.field}
-            is_new = new_oneof not in old_members and new_oneof not in oneof_renames.values()
-            brought_in = new_members[new_oneof] & existing
-            kind = (
-                "field_moved_into_new_oneof"
-                if is_new and len(brought_in) == 1
-                else "field_moved_into_oneof"
+        # Which surviving fields can be set together, before and after: writers of one side
+        # may set two fields the other side's oneof holds, and that reader keeps only the last.
+        matched = {
+            f.name: f.name for f in old_msg.field if f.name in {g.name for g in new_msg.field}
+        }
+        matched.update(field_renames(old_msg, new_msg))
+        old_by_name = {f.name: f for f in old_msg.field}
+        new_by_name = {f.name: f for f in new_msg.field}
+
+        def together_in_new(old_name: str) -> bool:
+            return (
+                new_oneof is not None
+                and _oneof(new_msg, new_by_name[matched[old_name]]) == new_oneof
             )
-        elif old_oneof is not None and new_oneof is None:
-            if len(old_members.get(old_oneof, frozenset())) <= 1:
-                kind = "field_moved_into_new_oneof"  # a oneof of one: no sibling to collide
-            else:
-                kind = "field_moved_out_of_oneof"
-        else:
-            kind = "field_oneof_changed"
+
+        partners = [n for n in matched if n != old.name]
+        # Backward: a pair old writers could both set, now sharing a oneof.
+        backward = any(
+            together_in_new(n)
+            and (old_oneof is None or _oneof(old_msg, old_by_name[n]) != old_oneof)
+            for n in partners
+        )
+        # Forward: a former sibling new writers can now set beside it.
+        forward = any(
+            old_oneof is not None
+            and _oneof(old_msg, old_by_name[n]) == old_oneof
+            and not together_in_new(n)
+            for n in partners
+        )
+        kind = {
+            (False, False): "field_moved_into_new_oneof",
+            (True, False): "field_moved_into_oneof",
+            (False, True): "field_moved_out_of_oneof",
+            (True, True): "field_oneof_changed",
+        }[(backward, forward)]
         self.record(kind, element, message, before=old_oneof, after=new_oneof, **where)
 
     def diff_reserved(self, old: Element, new: Element) -> None:
@@ -861,6 +935,13 @@ def _extensions(
         for message in file_proto.message_type:
             walk(package, message)
     return found
+
+
+def _same_proto(old: Element, new: Element) -> bool:
+    return bool(
+        old.proto.SerializeToString(deterministic=True)
+        == new.proto.SerializeToString(deterministic=True)
+    )
 
 
 def _is_map_entry(element: Element) -> bool:

@@ -117,26 +117,29 @@ def _index_enum(
         )
 
 
-def build_index(files: descriptor_pb2.FileDescriptorSet) -> SchemaIndex:
-    """Index the schema's own files (well-known types are not part of any schema change)."""
+def build_index(files: descriptor_pb2.FileDescriptorSet, *, lines: bool = True) -> SchemaIndex:
+    """Index the schema's own files (well-known types are not part of any schema change).
+    `lines=False` leaves source lines out (changes are located in the current schema; the diff
+    indexes a baseline with lines only when a change that may break shows its declaration),
+    which saves reading every source location of a large schema."""
     index = SchemaIndex()
     for file_proto in files.file:
         if file_proto.name.startswith(WELL_KNOWN_PREFIX):
             continue
-        lines = _lines(file_proto)
+        found = _lines(file_proto) if lines else {}
         name = file_proto.name
         index.packages[name] = file_proto.package
-        index.package_lines[name] = lines.get((FILE_PACKAGE,), 1)
+        index.package_lines[name] = found.get((FILE_PACKAGE,), 1)
         package = file_proto.package
         for i, message in enumerate(file_proto.message_type):
-            _index_message(index, name, lines, message, package, (FILE_MESSAGE, i))
+            _index_message(index, name, found, message, package, (FILE_MESSAGE, i))
         for i, enum in enumerate(file_proto.enum_type):
-            _index_enum(index, name, lines, enum, package, (FILE_ENUM, i), None)
+            _index_enum(index, name, found, enum, package, (FILE_ENUM, i), None)
         for i, service in enumerate(file_proto.service):
             service_name = f"{package}.{service.name}" if package else service.name
             index.add(
                 Element(
-                    service_name, "service", name, lines.get((FILE_SERVICE, i)), service, None, None
+                    service_name, "service", name, found.get((FILE_SERVICE, i)), service, None, None
                 )
             )
             for j, method in enumerate(service.method):
@@ -145,7 +148,7 @@ def build_index(files: descriptor_pb2.FileDescriptorSet) -> SchemaIndex:
                         f"{service_name}.{method.name}",
                         "rpc",
                         name,
-                        lines.get((FILE_SERVICE, i, SERVICE_METHOD, j)),
+                        found.get((FILE_SERVICE, i, SERVICE_METHOD, j)),
                         method,
                         service_name,
                         None,

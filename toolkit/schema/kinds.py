@@ -112,27 +112,54 @@ _TABLE = (
     _k("field_type_changed", "type", "type", "a field's type changed across wire types or "
        "message types: bytes are misread", BROKEN, BROKEN, B,
        "restore `{name}` as {before}; " + REUSE),
-    _k("field_type_widened", "type", "type", "a numeric type was widened in its wire group: "
-       "old values fit, new values beyond the old range are truncated by old readers",
-       SAFE, BROKEN, B, "keep {before}, or make every reader use {after} before any writer"),
-    _k("field_type_narrowed", "type", "type", "a numeric type was narrowed in its wire group: "
-       "old values beyond the new range are truncated", BROKEN, SAFE, B,
+    _k("field_type_widened", "type", "type", "an integer type was widened (int32 or uint32 to "
+       "int64, uint32 to uint64, sint32 to sint64): old values fit; a 64-bit value is truncated "
+       "by a 32-bit reader, and a JSON reader rejects a value beyond its range (protobuf's JSON "
+       "parsers accept an integer as a number or a string, so int64's string form is no "
+       "break by itself)", SAFE, BROKEN, B,
+       "keep {before}, or make every reader use {after} before any writer"),
+    _k("field_type_narrowed", "type", "type", "an integer type was narrowed (int64 to int32 or "
+       "uint32, uint64 to uint32, sint64 to sint32): old 64-bit values are truncated by the new "
+       "32-bit reader and rejected by its JSON parser; new values fit old readers",
+       BROKEN, SAFE, B, "restore {before}; " + REUSE),
+    _k("field_type_sign_changed", "type", "type", "only the signedness changed (int32/uint32, "
+       "int64/uint64, fixed32/sfixed32, fixed64/sfixed64): the wire carries the same bits, read "
+       "back with the other sign (-1 is 4294967295); JSON carries the value, so a negative "
+       "value or one above the signed maximum is rejected by the other type's parser",
+       JSON_ONLY, JSON_ONLY, B, "restore {before} if JSON readers exist; " + REUSE),
+    _k("field_type_widened_sign_changed", "type", "type", "int32 became uint64: every old value "
+       "reads back with the same bits; new 64-bit values are truncated by old readers; JSON "
+       "rejects negative old values and large new ones", Encodings(C, B), BROKEN, B,
+       "keep {before}, or make every reader use {after} before any writer"),
+    _k("field_type_narrowed_sign_changed", "type", "type", "uint64 became int32: old 64-bit "
+       "values are truncated by the new reader; new values read back with the same bits by "
+       "old readers; JSON rejects values outside either range", BROKEN, Encodings(C, B), B,
        "restore {before}; " + REUSE),
-    _k("field_type_sign_changed", "type", "type", "a type's signedness changed in its wire "
-       "group: values outside the shared range read differently", BROKEN, BROKEN, B,
-       "restore {before}; " + REUSE),
-    _k("field_type_bool_widened", "type", "type", "bool became an integer: wire-safe backward, "
-       "old readers see any non-zero as true; JSON true is not a number", Encodings(C, B),
-       BROKEN, B, "keep bool; " + REUSE),
-    _k("field_type_bool_narrowed", "type", "type", "an integer became bool: old values other "
-       "than 0 and 1 collapse to true; JSON differs", BROKEN, Encodings(C, B), B,
-       "restore {before}; " + REUSE),
-    _k("field_type_int_to_enum", "type", "type", "an int32 became an open enum: same varint "
-       "values; JSON enum names are not numbers for old readers", SAFE, JSON_ONLY, B,
-       "keep {before} if JSON readers of the baseline exist"),
-    _k("field_type_enum_to_int", "type", "type", "an open enum became int32: same varint "
-       "values; old JSON writers send names", JSON_ONLY, SAFE, B,
+    _k("field_type_bool_widened", "type", "type", "bool became an integer: the same varint, "
+       "read by truth either way (protobuf's rule: bool and the integers are wire-compatible); "
+       "JSON true is not a number and a number is not a JSON bool", JSON_ONLY, JSON_ONLY, B,
+       "keep bool if JSON readers exist; " + REUSE),
+    _k("field_type_bool_narrowed", "type", "type", "an integer became bool: the same varint, "
+       "read by truth either way (0 is false, any other value true); JSON numbers are not "
+       "JSON bools", JSON_ONLY, JSON_ONLY, B,
+       "restore {before} if JSON readers exist; " + REUSE),
+    _k("field_type_int_to_enum", "type", "type", "an int32 became an open enum: the same varint "
+       "values; JSON readers of the enum accept numbers, but old JSON readers reject the enum's "
+       "names", SAFE, JSON_ONLY, B, "keep {before} if JSON readers of the baseline exist"),
+    _k("field_type_enum_to_int", "type", "type", "an open enum became int32: the same varint "
+       "values; old JSON writers send names the new int32 rejects", JSON_ONLY, SAFE, B,
        "keep the enum {before} if JSON writers of the baseline exist"),
+    _k("field_type_enum_sign_changed", "type", "type", "uint32 and an open enum (int32-ranged) "
+       "swapped: the wire carries the same bits; JSON rejects names as numbers, and uint32 "
+       "values above the int32 maximum as enum numbers", JSON_ONLY, JSON_ONLY, B,
+       "restore {before} if JSON readers exist"),
+    _k("field_type_wide_int_to_enum", "type", "type", "an int64 or uint64 became an open enum "
+       "(32-bit): old 64-bit values are truncated; JSON rejects names and out-of-range "
+       "numbers", BROKEN, JSON_ONLY, B, "restore {before}; " + REUSE),
+    _k("field_type_enum_to_wide_int", "type", "type", "an open enum became int64 or uint64: old "
+       "values fit on the wire; new 64-bit values are truncated by the old enum reader; JSON "
+       "names are not numbers", JSON_ONLY, BROKEN, B,
+       "keep the enum {before}, or make every reader use {after} before any writer"),
     _k("field_type_enum_changed", "type", "type", "a field's enum type changed: numbers travel "
        "unchanged, names differ in JSON", JSON_ONLY, JSON_ONLY, B,
        "restore the enum {before}"),
@@ -172,15 +199,19 @@ _TABLE = (
     _k("field_packed_changed", "packed", "encoding", "packed and expanded repeated encodings "
        "switched: readers accept both", SAFE, SAFE, C, "none needed"),
     # --- oneofs ----------------------------------------------------------------------------
-    _k("field_moved_into_new_oneof", "oneof", "oneof", "one existing field moved into a new "
-       "oneof: at most one member was ever set", SAFE, SAFE, B, "none needed for data"),
+    _k("field_moved_into_new_oneof", "oneof", "oneof", "a field's oneof changed without "
+       "putting two fields one side can set together into one oneof of the other (one field "
+       "moved into a new oneof, or out of a oneof whose siblings are gone)", SAFE, SAFE, B,
+       "none needed for data"),
     _k("field_moved_into_oneof", "oneof", "oneof", "a field moved into a oneof with other "
        "existing members: old writers may set several, the reader keeps only the last",
        BROKEN, SAFE, B, "move `{name}` back out of oneof `{after}`"),
     _k("field_moved_out_of_oneof", "oneof", "oneof", "a field left a oneof: new writers may set "
        "it beside a former sibling, old readers keep only the last", SAFE, BROKEN, B,
        "put `{name}` back into oneof `{before}`"),
-    _k("field_oneof_changed", "oneof", "oneof", "a field moved from one oneof to another",
+    _k("field_oneof_changed", "oneof", "oneof", "a field moved from one oneof to another: "
+       "it shares a oneof with a field old writers set beside it, and leaves a sibling new "
+       "writers now set beside it",
        BROKEN, BROKEN, B, "put `{name}` back into oneof `{before}`"),
     _k("oneof_renamed", "oneof_name", "oneof", "a oneof was renamed with the same members (no "
        "wire or JSON effect)", SAFE, SAFE, B, "restore the name `{before}` if code uses it"),

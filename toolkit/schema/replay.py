@@ -109,15 +109,65 @@ def _unknown_numbers(message: Message) -> set[int]:
     return {entry.field_number for entry in unknown_fields.UnknownFieldSet(message)}
 
 
-def _scalar_equal(wv: Any, rv: Any) -> bool:
-    """Equal as protobuf reads them: enums are numbers, bools are 0/1, strings their UTF-8."""
+# Integer types that carry a two's-complement value in their bits (zigzag types carry the
+# value itself): width and sign, for reading one type's value back as another's.
+_BITS = {
+    F.TYPE_INT32: (32, True),
+    F.TYPE_ENUM: (32, True),
+    F.TYPE_SFIXED32: (32, True),
+    F.TYPE_UINT32: (32, False),
+    F.TYPE_FIXED32: (32, False),
+    F.TYPE_INT64: (64, True),
+    F.TYPE_SFIXED64: (64, True),
+    F.TYPE_UINT64: (64, False),
+    F.TYPE_FIXED64: (64, False),
+}
+
+
+def _as_written(value: int, writer_type: int) -> int:
+    """A value read by one integer type, re-read at the writer's width and sign: what the
+    writer would decode from the bits the reader kept (-1 read as 4294967295 is -1 again; a
+    truncated 64-bit value is not)."""
+    bits, signed = _BITS[writer_type]
+    raw = value & ((1 << bits) - 1)
+    return raw - (1 << bits) if signed and raw >> (bits - 1) else raw
+
+
+_VARINTS = frozenset({F.TYPE_INT32, F.TYPE_INT64, F.TYPE_UINT32, F.TYPE_UINT64, F.TYPE_ENUM})
+
+
+def _truth_pair(wf: FieldDescriptor | None, rf: FieldDescriptor | None) -> bool:
+    """bool against a two's-complement varint type: read by truth (a zigzag 1 is -1)."""
+    if wf is None or rf is None or wf.type == rf.type:
+        return True
+    other = rf.type if wf.type == F.TYPE_BOOL else wf.type
+    return other in _VARINTS
+
+
+def _scalar_equal(
+    wv: Any, rv: Any, wf: FieldDescriptor | None = None, rf: FieldDescriptor | None = None
+) -> bool:
+    """Equal as protobuf reads them: enums are numbers, strings their UTF-8, integers of
+    another sign the same bits at the writer's width, bool by truth (protobuf's rule: int32,
+    uint32, int64, uint64, bool and enums read one another)."""
     if isinstance(wv, str) and isinstance(rv, bytes):
         return wv.encode() == rv
     if isinstance(wv, bytes) and isinstance(rv, str):
         return wv == rv.encode(errors="surrogateescape")
-    if isinstance(wv, bool) != isinstance(rv, bool):
-        # bool reads an integer as true/false: only 0 and 1 survive the round trip.
-        return isinstance(wv, int) and isinstance(rv, int) and int(wv) == int(rv)
+    if isinstance(wv, bool) or isinstance(rv, bool):
+        if isinstance(wv, int) and isinstance(rv, int) and _truth_pair(wf, rf):
+            return bool(wv) == bool(rv)
+        return bool(wv == rv)
+    if (
+        wf is not None
+        and rf is not None
+        and wf.type != rf.type
+        and wf.type in _BITS
+        and rf.type in _BITS
+        and isinstance(wv, int)
+        and isinstance(rv, int)
+    ):
+        return _as_written(rv, wf.type) == wv
     return bool(wv == rv)
 
 
@@ -144,8 +194,25 @@ def _enum_values_unnamed(
         value = wf.enum_type.values_by_number.get(written)
         if value is None or written != read or written in rf.enum_type.values_by_number:
             return None
+        if value.name in rf.enum_type.values_by_name:
+            return None  # the reader has the name under another number: the value moved
         names.append(value.name)
     return ",".join(sorted(set(names)))
+
+
+def _enum_values_moved(
+    wf: FieldDescriptor, rf: FieldDescriptor, differing: list[tuple[Any, Any]]
+) -> str | None:
+    """The writer's enum values whose name the reader's enum has under another number."""
+    if wf.type != F.TYPE_ENUM or rf.type != F.TYPE_ENUM:
+        return None
+    moved = set()
+    for written, _ in differing:
+        value = wf.enum_type.values_by_number.get(written)
+        theirs = rf.enum_type.values_by_name.get(value.name) if value is not None else None
+        if value is not None and theirs is not None and theirs.number != written:
+            moved.add(value.name)
+    return ",".join(sorted(moved)) or None
 
 
 def _short(value: Any) -> str:
@@ -287,7 +354,7 @@ class _Comparer:
             return FieldOutcome(IDENTICAL, "not set", origin)
         # No presence: the writer meant its zero value; the reader reads its own default.
         wv, rv = _read_value(writer, wf), _read_value(reader, rf)
-        if _scalar_equal(wv, rv):
+        if _scalar_equal(wv, rv, wf, rf):
             return FieldOutcome(IDENTICAL, "not set", origin)
         return FieldOutcome(
             CHANGED, f"unset {_short(wv)} reads as default {_short(rv)}", origin, True
@@ -308,12 +375,12 @@ class _Comparer:
             if wf.number in unknown:
                 return FieldOutcome(LOST, f"unknown field {wf.number}", origin, breaking=True)
             for name, value in read.items():
-                if not _is_message(wf) and not wf.is_repeated and value == wv:
+                if not _is_message(wf) and not wf.is_repeated and wv and value == wv:
                     return self.landed(name, origin, "value")
             if not (_is_message(rf) or rf.is_repeated or _is_message(wf) or wf.is_repeated):
                 # Presence is not kept (e.g. an empty string out of a oneof): compare values.
                 rv = _read_value(reader, rf)
-                if _scalar_equal(wv, rv):
+                if _scalar_equal(wv, rv, wf, rf):
                     return FieldOutcome(IDENTICAL, "same value", origin)
             return FieldOutcome(CHANGED, "reads as default", origin, breaking=True)
         rv = read[r_name]
@@ -321,12 +388,21 @@ class _Comparer:
             return self.compare_map(wf, rf, wv, rv, origin)
         if _is_message(wf) and _is_message(rf):
             return self.compare_messages(wf, rf, wv, rv, unknown, origin)
+        if (
+            wf.type == F.TYPE_MESSAGE
+            and rf.type == F.TYPE_BYTES
+            and wf.is_repeated == rf.is_repeated
+        ):
+            # A message's encoding is valid bytes: the reader holds exactly what was written.
+            encoded = [m.SerializePartialToString() for m in (wv if wf.is_repeated else [wv])]
+            if encoded == (list(rv) if rf.is_repeated else [rv]):
+                return FieldOutcome(IDENTICAL, "the message's encoding", origin)
         if _is_message(wf) != _is_message(rf):
             return FieldOutcome(CHANGED, f"read as {_short(rv)}", origin, breaking=True)
         w_items = list(wv) if wf.is_repeated else [wv]
         if wf.is_repeated and not rf.is_repeated:
             # A singular reader keeps the last element of a list.
-            if not _scalar_equal(w_items[-1], rv):
+            if not _scalar_equal(w_items[-1], rv, wf, rf):
                 return FieldOutcome(
                     CHANGED, f"{_short(wv)} read as {_short(rv)}", origin, breaking=True
                 )
@@ -344,10 +420,15 @@ class _Comparer:
         differing = [
             (a, b)
             for a, b in zip(w_items, r_items, strict=True)
-            if not _scalar_equal(a, b) or _unnamed(wf, rf, a)
+            if not _scalar_equal(a, b, wf, rf) or _unnamed(wf, rf, a)
         ]
         if not differing:
             return FieldOutcome(IDENTICAL, "same value", origin)
+        moved = _enum_values_moved(wf, rf, differing)
+        if moved:
+            return FieldOutcome(
+                CHANGED, f"enum value {moved} has another number in the reader", origin, True
+            )
         unnamed = _enum_values_unnamed(wf, rf, differing)
         if unnamed and self.direction == "new_to_old":
             return FieldOutcome(
@@ -399,7 +480,7 @@ class _Comparer:
         r_keyed = {k if not isinstance(k, bytes) else k.decode(errors="replace"): k for k in rv}
         for key in wv:
             lookup = key.decode(errors="replace") if isinstance(key, bytes) else key
-            if not _scalar_equal(wv[key], rv[r_keyed.get(lookup, key)]):
+            if not _scalar_equal(wv[key], rv[r_keyed.get(lookup, key)], w_value, r_value):
                 return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
         return FieldOutcome(IDENTICAL, "same value", origin)
 

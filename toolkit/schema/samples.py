@@ -54,7 +54,10 @@ def scalar_value(field: FieldDescriptor, variant: int) -> Any:
     variant = 0 if variant == STRINGS_ONLY else variant
     if kind in INT_RANGES:
         low, high = INT_RANGES[kind]
-        return [min(field.number * 1000 + 7, high), low if low < 0 else high, high][variant]
+        # The edge of an unsigned type is its top bit alone: beyond 32 bits it does not
+        # survive a 32-bit reader, where all-ones would read back as the same bits (-1).
+        extreme = low if low < 0 else (high + 1) // 2
+        return [min(field.number * 1000 + 7, high), extreme, high][variant]
     if kind == F.TYPE_BOOL:
         return True
     if kind in FLOAT_EDGES:

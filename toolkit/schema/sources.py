@@ -80,6 +80,8 @@ def _read_image(path: Path) -> descriptor_pb2.FileDescriptorSet:
     files = descriptor_pb2.FileDescriptorSet()
     try:
         files.ParseFromString(path.read_bytes())
+    except OSError as exc:
+        raise SchemaSourceError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     except DecodeError as exc:
         raise SchemaSourceError(f"{path}: not a buf image or descriptor set ({exc})") from exc
     if not files.file:

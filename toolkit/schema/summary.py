@@ -5,8 +5,13 @@ grouped by message) and GitHub workflow annotations, both built only from the re
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from pathlib import Path
 
+from toolkit.annotations import Annotation
 from toolkit.documents.schema import Change, SchemaReport
+from toolkit.errors import ToolkitError
+from toolkit.junit import JunitCase, JunitSuite, write_junit
+from toolkit.schema.kinds import KINDS
 
 # Outcomes that mean data written by one side is not what the other side reads.
 BAD_OUTCOMES = ("MISROUTED", "PARSE_ERROR", "CHANGED", "LOST")
@@ -108,37 +113,110 @@ def render_summary(report: SchemaReport) -> str:
     return "\n".join(lines)
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+def _in_repository(schema_root: str, file: str) -> str:
+    return f"{schema_root.rstrip('/')}/{file}" if schema_root else file
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def _sentence(change: Change) -> str:
+    """A change as a person reads it: what it is, what it breaks, what to do."""
+    found = KINDS.get(change.kind)
+    purpose = found.purpose if found else change.kind
+    text = f"{change.element}: {purpose}; {_compat(change)}"
+    if change.buf_rules:
+        text += f" (buf {', '.join(change.buf_rules)})"
+    return text + (f". Remedy: {change.remedy}" if change.remedy else "")
 
 
-def github_annotations(report: SchemaReport, schema_root: str) -> list[str]:
-    """`::error` lines for breaking, unaccepted changes, paths relative to the repository."""
-    lines = []
+def schema_annotations(report: SchemaReport, schema_root: str) -> list[Annotation]:
+    """One error per breaking, unaccepted change and per failed version policy, located where
+    the report knows (the file relative to the repository, the line of the element)."""
+    found = []
     for change in report.changes:
         if not change.breaking or change.accepted is not None:
             continue
-        text = f"{change.id}: {change.kind}, {_compat(change)}"
-        if change.buf_rules:
-            text += f" (buf {', '.join(change.buf_rules)})"
-        where = ""
-        if change.file:
-            path = f"{schema_root.rstrip('/')}/{change.file}" if schema_root else change.file
-            where = f" file={_escape_property(path)}"
-            if change.line:
-                where += f",line={change.line}"
-        lines.append(f"::error{where}::{_escape_data(text)}")
+        found.append(
+            Annotation(
+                "error",
+                _sentence(change),
+                title=f"{change.kind} ({change.baseline})",
+                file=_in_repository(schema_root, change.file) if change.file else None,
+                line=change.line,
+            )
+        )
     for policy in report.version_policy:
         if policy.checked and not policy.satisfied:
-            where = ""
-            if policy.file:
-                path = f"{schema_root.rstrip('/')}/{policy.file}" if schema_root else policy.file
-                where = f" file={_escape_property(path)}"
-                if policy.line:
-                    where += f",line={policy.line}"
-            lines.append(f"::error{where}::{_escape_data('version policy: ' + policy.description)}")
-    return lines
+            found.append(
+                Annotation(
+                    "error",
+                    f"version policy: {policy.description}",
+                    title=f"version policy ({policy.baseline})",
+                    file=_in_repository(schema_root, policy.file) if policy.file else None,
+                    line=policy.line,
+                )
+            )
+    return found
+
+
+def github_annotations(report: SchemaReport, schema_root: str) -> list[str]:
+    """`::error` lines (toolkit.annotations, buf's github-actions format as model)."""
+    return [annotation.render() for annotation in schema_annotations(report, schema_root)]
+
+
+def junit_suites(report: SchemaReport) -> list[JunitSuite]:
+    """The schema findings as JUnit, like buf's junit format: one suite per category of change
+    (per baseline when there are several), one case per change, failing when it breaks the
+    selected mode and is not accepted; the version policy as a suite of its own."""
+    several = len(report.baselines) > 1
+    grouped: dict[tuple[str, str], list[JunitCase]] = defaultdict(list)
+    for change in report.changes:
+        failed = change.breaking and change.accepted is None
+        grouped[(change.baseline, change.category or "change")].append(
+            JunitCase(
+                name=f"{change.element}: {change.kind.replace('_', ' ')}",
+                outcome="failed" if failed else "passed",
+                message=_sentence(change) if failed else "",
+                detail=(
+                    f"{_sentence(change)}\nchange id: {change.id}\n"
+                    f"before: {change.before or '-'}; after: {change.after or '-'}"
+                    + (f"\nat {change.file}:{change.line}" if change.file and change.line else "")
+                )
+                if failed
+                else "",
+            )
+        )
+    suites = [
+        JunitSuite(id=f"{category}@{baseline}" if several else category, category=category,
+                   cases=tuple(cases))
+        for (baseline, category), cases in sorted(grouped.items())
+    ]  # fmt: skip
+    policy_cases = []
+    for policy in report.version_policy:
+        failed = policy.checked and not policy.satisfied
+        policy_cases.append(
+            JunitCase(
+                name=f"version against {policy.baseline}",
+                outcome="failed" if failed else ("passed" if policy.checked else "skipped"),
+                message=policy.description if (failed or not policy.checked) else "",
+                detail=policy.description
+                + (f"\nat {policy.file}:{policy.line}" if policy.file and policy.line else ""),
+            )
+        )
+    if policy_cases:
+        suites.append(JunitSuite("version_policy", "version", tuple(policy_cases)))
+    if not report.changes:
+        suites.append(
+            JunitSuite(
+                "schema", "schema",
+                tuple(JunitCase(f"no changes against {b.source}", "passed")
+                      for b in report.baselines),
+            )
+        )  # fmt: skip
+    return suites
+
+
+def write_schema_junit(report: SchemaReport, path: Path) -> Path:
+    try:
+        write_junit(path, junit_suites(report), "engram-compat schema check")
+    except OSError as exc:
+        raise ToolkitError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path

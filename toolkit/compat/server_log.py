@@ -8,14 +8,19 @@ record of the earlier calls is too, and "no record" is a fact rather than a time
 
 from __future__ import annotations
 
+import json
+import re
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from toolkit.compat.calls import LegacyClient
 from toolkit.contract import PACKAGE
+from toolkit.errors import ToolkitError
 
 LogRecords = list[dict[str, Any]]
 SENTINEL_RPC = "Introspect"
@@ -28,6 +33,62 @@ SENTINEL_CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
 
 class SentinelNotLogged(AssertionError):
     """The server's log shows no record of the sentinel call, so it cannot be judged."""
+
+
+# The groups a --server-log-pattern names: a record's level, RPC and peer (and message).
+PATTERN_GROUPS = ("level", "rpc", "peer")
+
+
+class LogFile:
+    """The log file an external target writes, read as far as it has been written.
+
+    Lines are JSON objects (the reference server's format) or, with `pattern`, lines matched by
+    a regular expression whose named groups `level`, `rpc` and `peer` (and optionally
+    `message`) become the record's fields; other lines are ignored.
+    """
+
+    def __init__(self, path: Path, pattern: str | None = None) -> None:
+        self.path = path
+        self._pattern = re.compile(pattern) if pattern else None
+        if self._pattern is not None:
+            absent = [g for g in PATTERN_GROUPS if g not in self._pattern.groupindex]
+            if absent:
+                raise ToolkitError(
+                    f"--server-log-pattern names no group {', '.join(absent)}: "
+                    "use (?P<level>...), (?P<rpc>...) and (?P<peer>...)"
+                )
+        if not path.is_file():
+            raise ToolkitError(f"--server-log {path} is not a readable file")
+        self._records: list[dict[str, Any]] = []
+        self._offset = 0
+        self._partial = b""
+        self._lock = threading.Lock()
+
+    def parse(self, line: str) -> dict[str, Any] | None:
+        if self._pattern is None:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return None
+            return record if isinstance(record, dict) else None
+        match = self._pattern.search(line)
+        if match is None:
+            return None
+        return {k: v for k, v in match.groupdict().items() if v is not None}
+
+    def records(self) -> list[dict[str, Any]]:
+        with self._lock:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+            self._offset += len(data)
+            lines = (self._partial + data).split(b"\n")
+            self._partial = lines.pop()
+            for raw in lines:
+                record = self.parse(raw.decode("utf-8", "replace"))
+                if record is not None:
+                    self._records.append(record)
+            return list(self._records)
 
 
 def is_deprecation_record(rpc: str) -> Callable[[dict[str, Any]], bool]:
@@ -71,8 +132,8 @@ class ServerLog:
             peer = (self._read() or [])[index].get("peer")
             if not isinstance(peer, str) or not peer:
                 raise SentinelNotLogged(
-                    f"the WARNING record of a legacy {SENTINEL_RPC} names no peer: "
-                    "the sentinel cannot be told from the calls under test"
+                    f"the server's WARNING record of a legacy {SENTINEL_RPC} call names no "
+                    "peer, so the records of the calls under test cannot be told apart"
                 )
             self._peer = peer
         return self._peer
@@ -82,7 +143,8 @@ class ServerLog:
         outcome = self._client.call(SENTINEL_RPC, self._request)
         if not outcome.ok:
             raise SentinelNotLogged(
-                f"the sentinel legacy {SENTINEL_RPC} failed: {outcome.code} {outcome.details}"
+                f"a legacy {SENTINEL_RPC} call (sent to mark the server's log) was answered "
+                f"{outcome.code} {outcome.details}"
             )
         is_sentinel = is_deprecation_record(SENTINEL_RPC)
         deadline = time.monotonic() + SENTINEL_TIMEOUT_S
@@ -93,7 +155,7 @@ class ServerLog:
                     return index
             if time.monotonic() >= deadline:
                 raise SentinelNotLogged(
-                    f"no WARNING record of the sentinel legacy {SENTINEL_RPC} within "
-                    f"{SENTINEL_TIMEOUT_S:.0f} s: the server's log cannot be judged"
+                    f"the server logged no WARNING record for a legacy {SENTINEL_RPC} call "
+                    f"within {SENTINEL_TIMEOUT_S:.0f} s"
                 )
             time.sleep(POLL_S)

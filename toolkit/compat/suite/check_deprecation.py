@@ -16,6 +16,10 @@ from toolkit.compat.scenarios import EventWatcher
 from toolkit.compat.server_log import is_deprecation_record
 from toolkit.contract import DEPRECATION_HEADER
 
+NOT_VERIFIED_WITHOUT_LOG = (
+    "the server's WARNING log record: the target's log is not readable (pass --server-log FILE)"
+)
+
 
 def _headers_of_call(call: Callable[[], CallOutcome | EventWatcher]) -> dict[str, str]:
     result = call()
@@ -38,7 +42,7 @@ def _observe(
     mark = server_log.mark() if server_log is not None else 0
     header = _headers_of_call(call).get(DEPRECATION_HEADER)
     if server_log is None:
-        evidence.record(server_log="not readable (external target): header checked only")
+        evidence.partial(NOT_VERIFIED_WITHOUT_LOG)
         return header, None
     records = [r for r in server_log.records_since(mark) if is_deprecation_record(rpc)(r)]
     return header, records

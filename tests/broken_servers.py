@@ -553,3 +553,22 @@ def renumbered(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
     """Serves a schema whose old field numbers now belong to memory_space_id."""
     broken = renumbered_schema(data_dir.parent)
     return _serve(schema, data_dir, ServerOverrides(schema=broken))
+
+
+def schema_without_forget(workdir: Path) -> Schema:
+    """proto/ without the Forget RPC (its messages stay), compiled into a pool."""
+    root = workdir / "no-forget-proto"
+    shutil.copytree(PROJECT_ROOT / "proto", root, dirs_exist_ok=True)
+    engram = root / "engram" / "v1" / "engram.proto"
+    line = "  rpc Forget(ForgetRequest) returns (ForgetResponse);\n"
+    text = engram.read_text()
+    if line not in text:
+        raise ValueError("the Forget RPC is not declared as expected")
+    engram.write_text(text.replace(line, ""))
+    return Schema.from_path(compile_descriptor_set(root, workdir / "no-forget.binpb"))
+
+
+def no_forget(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """Does not implement EngramService/Forget (an older or partial implementation): the
+    preflight sees it through reflection, and the checks that need Forget do not run."""
+    return _serve(schema, data_dir, ServerOverrides(schema=schema_without_forget(data_dir.parent)))

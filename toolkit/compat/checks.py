@@ -41,6 +41,8 @@ BASE_NEEDS = (
 )
 STREAM_NEEDS = (f"{ENGRAM_SERVICE_NAME}/Stream",)
 FLOW_NEEDS = (f"{ENGRAM_SERVICE_NAME}/MemoryFlow",)
+FORGET_NEEDS = (f"{ENGRAM_SERVICE_NAME}/Forget",)
+STREAMING_REMEMBER_NEEDS = (f"{ENGRAM_SERVICE_NAME}/StreamingRemember",)
 
 
 CHECKS: dict[str, CheckSpec] = {
@@ -86,19 +88,19 @@ CHECKS: dict[str, CheckSpec] = {
             "ISOLATION_DATA",
             "what is written in one space is invisible from another through every read RPC",
             "isolation",
-            FLOW_NEEDS,
+            (*FLOW_NEEDS, *FORGET_NEEDS, *STREAMING_REMEMBER_NEEDS),
         ),
         CheckSpec(
             "STREAM_ISOLATION",
             "each subscriber receives exactly its own space's events, in order",
             "streams",
-            STREAM_NEEDS,
+            (*STREAM_NEEDS, *FORGET_NEEDS),
         ),
         CheckSpec(
             "STREAM_BACKPRESSURE",
             "a stalled subscriber is ended with RESOURCE_EXHAUSTED and slows no other space",
             "streams",
-            STREAM_NEEDS,
+            (*STREAM_NEEDS, *STREAMING_REMEMBER_NEEDS),
         ),
         CheckSpec(
             "FLOW_BOUND",

@@ -33,7 +33,7 @@ STAGE_FILES = {stage: f"{stage}.json" for stage in (*STAGES, "rehearsal")}
 class Reason:
     """One fact behind the verdict; `kind` selects the sentence in the templates."""
 
-    kind: str  # drift_failed | lint_failed | part_missing | schema_incompatible
+    kind: str  # drift_failed | lint_failed | checks_partial | part_missing | schema_incompatible
     # | version_too_low | checks_failed | matrix_failed | rollout_hazard | rollout_rule
     items: tuple[str, ...]
 
@@ -117,6 +117,10 @@ def _stage_failures(parts: Parts) -> list[Reason]:
     if parts.lint is not None and parts.lint.verdict == "failed":
         tools = tuple(t.tool for t in parts.lint.tools if t.outcome != "passed")
         found.append(Reason("lint_failed", tools))
+    # A partial runtime check verified only part of its promise: never SAFE unless allowed.
+    if parts.compat is not None and parts.compat.verdict == "partial":
+        if not parts.compat.allow_partial:
+            found.append(Reason("checks_partial", parts.compat.partial_checks))
     return found
 
 
@@ -155,7 +159,10 @@ def judge_parts(parts: Parts) -> Verdict:
     statuses: Sequence[StageStatus] = stage_statuses(parts)
     missing = tuple(s.stage for s in statuses if s.status == "missing")
     stage_failures = _stage_failures(parts)
-    failed_stages = tuple(r.kind.removesuffix("_failed") for r in stage_failures)
+    failed_stages = tuple(
+        "compat" if r.kind == "checks_partial" else r.kind.removesuffix("_failed")
+        for r in stage_failures
+    )
     problems = _problems(parts.schema, parts.compat)
     # The failed stage comes first, so the report's first line names it and its fix.
     reasons = [*stage_failures, *([Reason("part_missing", missing)] if missing else [])]

@@ -110,6 +110,8 @@ class ServerLog:
         self._client = LegacyClient(self._channel)
         self._request = self._client.schema.message(f"{PACKAGE}.{SENTINEL_RPC}Request")()
         self._peer: str | None = None
+        # Once the server did not log the sentinel, every later case is told at once.
+        self._unlogged: str | None = None
 
     def mark(self) -> int:
         """The position after the records logged so far."""
@@ -117,8 +119,14 @@ class ServerLog:
 
     def records_since(self, mark: int) -> LogRecords:
         """Every record logged after `mark` by the calls that have returned so far."""
-        peer = self._sentinel_peer()
-        end = self._sentinel(lambda record: record.get("peer") == peer, after=mark)
+        if self._unlogged is not None:
+            raise SentinelNotLogged(self._unlogged)
+        try:
+            peer = self._sentinel_peer()
+            end = self._sentinel(lambda record: record.get("peer") == peer, after=mark)
+        except SentinelNotLogged as exc:
+            self._unlogged = str(exc)
+            raise
         return (self._read() or [])[mark:end]
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ The compat stage builds them (`toolkit.compat.results`) and writes them through
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal
 
 from toolkit.documents.base import Document
 
@@ -101,29 +101,3 @@ class CompatResults(Document):
     @property
     def partial_checks(self) -> tuple[str, ...]:
         return tuple(c.id for c in self.checks if c.outcome in ("partial", "not_run"))
-
-    @classmethod
-    def from_dict(cls: type[C], data: Any, label: str | None = None) -> C:
-        if isinstance(data, dict):
-            data = {**OPTIONAL_DEFAULTS, **data}
-            data["checks"] = [
-                {"not_verified": [], "cause": None, **check}
-                | {
-                    "cases": [
-                        {"not_verified": None, "cause": None, **case}
-                        for case in check.get("cases", [])
-                    ]
-                }
-                for check in data.get("checks", [])
-                if isinstance(check, dict)
-            ] or data.get("checks", [])
-        return super().from_dict(data, label)
-
-
-C = TypeVar("C", bound=CompatResults)
-OPTIONAL_DEFAULTS: dict[str, Any] = {
-    "allow_partial": False,
-    "preflight": None,
-    "cleanup": None,
-    "server_log": None,
-}

@@ -37,6 +37,9 @@ VARIANTS: dict[str, set[str]] = {
     "stalling_hub": {"STREAM_BACKPRESSURE"},
     "flow_following": {"FLOW_BOUND"},
     "current_posing_as_legacy": {"MATRIX"},
+    "first_header_wins": {"ERR_CONFLICT"},
+    "clamping_values": {"ERR_BAD_VALUE"},
+    "subscribers_outlive_space": {"SPACE_LIFECYCLE"},
 }
 FACTORY_MODULE = "tests.broken_servers"
 

@@ -71,8 +71,16 @@ CHECKS: dict[str, CheckSpec] = {
         ),
         CheckSpec(
             "ERR_CONFLICT",
-            "field and header naming different spaces give INVALID_ARGUMENT",
+            f"field and header, or two {SPACE_HEADER} headers, naming different spaces give "
+            "INVALID_ARGUMENT",
             "errors",
+        ),
+        CheckSpec(
+            "ERR_BAD_VALUE",
+            "a non-finite confidence or an out-of-range timestamp gives INVALID_ARGUMENT naming "
+            "the field, stores nothing and fails no other call",
+            "errors",
+            (f"{ENGRAM_SERVICE_NAME}/Experience",),
         ),
         CheckSpec(
             "ERR_UNKNOWN_SPACE",
@@ -107,6 +115,13 @@ CHECKS: dict[str, CheckSpec] = {
             "a bidirectional flow naming a second space mid-call ends with INVALID_ARGUMENT",
             "streams",
             FLOW_NEEDS,
+        ),
+        CheckSpec(
+            "SPACE_LIFECYCLE",
+            "deleting a space ends its subscribers with NOT_FOUND and refuses its writers; "
+            "other spaces' subscribers go on",
+            "streams",
+            (*STREAM_NEEDS, f"{SPACE_SERVICE_NAME}/DeleteSpace"),
         ),
         CheckSpec(
             "MATRIX",

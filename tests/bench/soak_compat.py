@@ -21,6 +21,8 @@ from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT
 
+SERVE = (sys.executable, "-m", "toolkit", "serve", "--port", "0")
+
 
 def run_once(reports: Path, *args: str) -> tuple[int, str, list[str]]:
     command = [sys.executable, "-m", "toolkit", "runtime", "--reports", str(reports), *args]
@@ -50,8 +52,7 @@ def main() -> int:
         log = work / "server.log"
         with log.open("w") as log_handle:
             server = subprocess.Popen(
-                [sys.executable, "-m", "toolkit", "serve", "--port", "0"]
-                + ["--data-dir", str(work / "data")],
+                [*SERVE, "--data-dir", str(work / "data")],
                 cwd=PROJECT_ROOT,
                 stdout=subprocess.PIPE,
                 stderr=log_handle,

@@ -118,9 +118,9 @@ def _stage_failures(parts: Parts) -> list[Reason]:
         tools = tuple(t.tool for t in parts.lint.tools if t.outcome != "passed")
         found.append(Reason("lint_failed", tools))
     # A partial runtime check verified only part of its promise: never SAFE unless allowed.
-    if parts.compat is not None and parts.compat.verdict == "partial":
-        if not parts.compat.allow_partial:
-            found.append(Reason("checks_partial", parts.compat.partial_checks))
+    compat = parts.compat
+    if compat is not None and compat.verdict == "partial" and not compat.allow_partial:
+        found.append(Reason("checks_partial", compat.partial_checks))
     return found
 
 

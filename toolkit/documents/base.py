@@ -126,8 +126,7 @@ def to_data(value: Any) -> Any:
 
 def _has_default(field: dataclasses.Field[Any]) -> bool:
     return (
-        field.default is not dataclasses.MISSING
-        or field.default_factory is not dataclasses.MISSING
+        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
     )
 
 

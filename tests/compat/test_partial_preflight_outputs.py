@@ -285,7 +285,7 @@ def test_partial_is_not_passed_and_failed_wins() -> None:
     assert CompatResults.from_dict(json.loads(results.to_json())) == results
 
 
-def test_documents_of_earlier_runs_still_read() -> None:
+def test_compat_documents_of_the_report_fixtures_read() -> None:
     data = json.loads((DOCUMENTS / "rollout.json").read_text())["compat"]
     compat = CompatResults.from_dict(data)
     assert compat.allow_partial is False and compat.preflight is None

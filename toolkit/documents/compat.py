@@ -92,7 +92,7 @@ class CompatResults(Document):
     checks: tuple[CheckResult, ...]
     matrix: tuple[MatrixCell, ...]
     rollout: tuple[RolloutRule, ...]
-    # Optional in the JSON Schema (documents of earlier runs have none of them).
+    # Defaults for documents built in code; compat.json always carries them.
     allow_partial: bool = False
     preflight: Preflight | None = None
     cleanup: Cleanup | None = None

@@ -190,9 +190,11 @@ class CompatPlugin:
         if check_id is None or not (report.when == "call" or report.failed or cause):
             return
         evidence = item.stash.get(EVIDENCE_KEY, None) or Evidence()
-        observed = evidence.observed
+        observed, expected = evidence.observed, evidence.expected
         if report.failed and call.excinfo is not None and observed is None:
             observed = failure_text(call.excinfo)
+            # The case stopped before it stated an expectation: the check's promise is it.
+            expected = expected or CHECKS[check_id].purpose
         outcome: Outcome = (
             "failed"
             if report.failed
@@ -208,7 +210,7 @@ class CompatPlugin:
                 name=item.name,
                 outcome=outcome,
                 duration_s=round(report.duration, 4),
-                expected=evidence.expected,
+                expected=expected,
                 observed=observed,
                 evidence=evidence.facts,
                 not_verified="; ".join(evidence.not_verified) or None,

@@ -337,3 +337,22 @@ def test_github_actions_prints_annotations(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = [line for line in result.stdout.splitlines() if line.startswith("::error")]
     assert len(lines) == 1 and "DEPRECATION_WARNING failed" in lines[0]
+
+
+def test_probe_tells_implemented_from_unimplemented_without_writing(tmp_path: Path) -> None:
+    """Without reflection the preflight probes: a malformed space header writes nothing."""
+    from toolkit.compat.preflight import probe_implemented
+    from toolkit.contract import ENGRAM_SERVICE
+    from toolkit.server.app import ServerConfig, start_server_thread
+
+    with start_server_thread(ServerConfig(data_dir=tmp_path)) as running:
+        channel = grpc.insecure_channel(running.address)
+        try:
+            assert probe_implemented(channel, ENGRAM_SERVICE, "Remember")
+            assert probe_implemented(channel, ENGRAM_SERVICE, "MemoryFlow")
+            assert not probe_implemented(channel, ENGRAM_SERVICE, "Teleport")
+            admin = NewClient(channel, None, "none")
+            listed = admin.call("ListSpaces", admin.request("ListSpaces"))
+            assert [s.memory_count for s in listed.response.spaces] == [0]
+        finally:
+            channel.close()

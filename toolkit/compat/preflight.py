@@ -104,11 +104,13 @@ def probe_implemented(channel: grpc.Channel, service: str, rpc: str) -> bool:
     """
     path = f"/{service}/{rpc}"
     metadata = ((SPACE_HEADER, MALFORMED_SPACE),)
+    call = channel.stream_stream(path)(iter([b""]), metadata=metadata, timeout=TIMEOUT_S)
     try:
-        channel.stream_stream(path)(iter([b""]), metadata=metadata, timeout=TIMEOUT_S).code()
-        return True
-    except grpc.RpcError as error:
-        return bool(error.code() != grpc.StatusCode.UNIMPLEMENTED)
+        for _ in call:  # a server that ignores the header may answer: read it to the end
+            pass
+    except grpc.RpcError:
+        pass
+    return bool(call.code() != grpc.StatusCode.UNIMPLEMENTED)
 
 
 def serving(channel: grpc.Channel) -> bool | None:

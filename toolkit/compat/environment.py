@@ -94,9 +94,10 @@ class CompatEnv:
         server = self.server("current")
         if server.log_records() is None:
             return None
+        calls = self.channel("current")
         with self._lock:
             if self._server_log is None:
-                self._server_log = ServerLog(server.log_records, server.address)
+                self._server_log = ServerLog(server.log_records, server.address, calls)
             return self._server_log
 
     def preflight(self) -> Preflight:

@@ -27,6 +27,8 @@ SENTINEL_RPC = "Introspect"
 # A working server logs within milliseconds; this only bounds a server that never logs.
 SENTINEL_TIMEOUT_S = 5.0
 POLL_S = 0.002
+PEER_ATTEMPTS = 20
+PEER_SETTLE_S = 0.05
 # Its own subchannel: the sentinel's peer (client address) differs from the suite's other calls.
 SENTINEL_CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
 
@@ -94,7 +96,7 @@ class LogFile:
 def is_deprecation_record(rpc: str) -> Callable[[dict[str, Any]], bool]:
     def matches(record: dict[str, Any]) -> bool:
         level = str(record.get("level", record.get("levelname", ""))).upper()
-        return level == "WARNING" and (
+        return level in ("WARNING", "WARN") and (
             record.get("rpc") == rpc or rpc in str(record.get("message"))
         )
 
@@ -104,12 +106,21 @@ def is_deprecation_record(rpc: str) -> Callable[[dict[str, Any]], bool]:
 class ServerLog:
     """A started server's log records, delimited by sentinel legacy calls."""
 
-    def __init__(self, read: Callable[[], LogRecords | None], address: str) -> None:
+    def __init__(
+        self,
+        read: Callable[[], LogRecords | None],
+        address: str,
+        calls: grpc.Channel | None = None,
+    ) -> None:
         self._read = read
         self._channel = grpc.insecure_channel(address, options=SENTINEL_CHANNEL_OPTIONS)
         self._client = LegacyClient(self._channel)
         self._request = self._client.schema.message(f"{PACKAGE}.{SENTINEL_RPC}Request")()
         self._peer: str | None = None
+        # The channel the cases call on: only its records are theirs (other workers, or other
+        # clients of a shared target, log deprecated calls of their own meanwhile).
+        self._calls = LegacyClient(calls) if calls is not None else None
+        self._calls_peer: str | None = None
         # Once the server did not log the sentinel, every later case is told at once.
         self._unlogged: str | None = None
 
@@ -123,11 +134,49 @@ class ServerLog:
             raise SentinelNotLogged(self._unlogged)
         try:
             peer = self._sentinel_peer()
+            calls_peer = self._peer_of_calls()
             end = self._sentinel(lambda record: record.get("peer") == peer, after=mark)
         except SentinelNotLogged as exc:
             self._unlogged = str(exc)
             raise
-        return (self._read() or [])[mark:end]
+        records = (self._read() or [])[mark:end]
+        if calls_peer is None:
+            return records
+        return [r for r in records if r.get("peer") == calls_peer]
+
+    def _peer_of_calls(self) -> str | None:
+        if self._calls is None:
+            return None
+        if self._calls_peer is None:
+            self._calls_peer = self._learn_peer(self._calls)
+        return self._calls_peer
+
+    def _learn_peer(self, client: LegacyClient) -> str:
+        """The peer the server logs for `client`'s calls: a legacy Introspect whose record is
+        the only one of its kind in its window (retried while other clients log alike)."""
+        is_sentinel = is_deprecation_record(SENTINEL_RPC)
+        for _ in range(PEER_ATTEMPTS):
+            mark = self.mark()
+            outcome = client.call(SENTINEL_RPC, self._request)
+            if not outcome.ok:
+                break
+            deadline = time.monotonic() + SENTINEL_TIMEOUT_S
+            while time.monotonic() < deadline:
+                found = [r for r in (self._read() or [])[mark:] if is_sentinel(r)]
+                if found:
+                    break
+                time.sleep(POLL_S)
+            else:
+                break
+            time.sleep(PEER_SETTLE_S)  # a concurrent record logged just after ours shows now
+            found = [r for r in (self._read() or [])[mark:] if is_sentinel(r)]
+            peer = found[0].get("peer") if len(found) == 1 else None
+            if isinstance(peer, str) and peer:
+                return peer
+        raise SentinelNotLogged(
+            f"the server's WARNING records of legacy {SENTINEL_RPC} calls name no peer that "
+            "tells this client's calls from other clients'"
+        )
 
     def close(self) -> None:
         self._channel.close()
@@ -135,15 +184,7 @@ class ServerLog:
     def _sentinel_peer(self) -> str:
         """The sentinel connection's peer as the server logs it (learnt from its first call)."""
         if self._peer is None:
-            mark = self.mark()
-            index = self._sentinel(lambda record: True, after=mark)
-            peer = (self._read() or [])[index].get("peer")
-            if not isinstance(peer, str) or not peer:
-                raise SentinelNotLogged(
-                    f"the server's WARNING record of a legacy {SENTINEL_RPC} call names no "
-                    "peer, so the records of the calls under test cannot be told apart"
-                )
-            self._peer = peer
+            self._peer = self._learn_peer(self._client)
         return self._peer
 
     def _sentinel(self, matches: Callable[[dict[str, Any]], bool], *, after: int) -> int:

@@ -167,7 +167,10 @@ class ServerLog:
                     break
                 time.sleep(POLL_S)
             else:
-                break
+                raise SentinelNotLogged(
+                    f"the server logged no WARNING record for a legacy {SENTINEL_RPC} call "
+                    f"within {SENTINEL_TIMEOUT_S:.0f} s"
+                )
             time.sleep(PEER_SETTLE_S)  # a concurrent record logged just after ours shows now
             found = [r for r in (self._read() or [])[mark:] if is_sentinel(r)]
             peer = found[0].get("peer") if len(found) == 1 else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -25,7 +26,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from toolkit.compat.servers import ServerUnderTest
-from toolkit.contract import DEFAULT_SPACE, SPACE_FIELD
+from toolkit.contract import DEFAULT_SPACE, SPACE_FIELD, SPACE_HEADER
 from toolkit.schema.compile import compile_descriptor_set
 from toolkit.schema.pool import Schema, SchemaName
 from toolkit.server.app import ServerConfig, ServerOverrides, start_server_thread
@@ -387,6 +388,51 @@ class ForgetfulHub(EventHub):
         return None
 
 
+class FirstHeaderWinsResolver(SpaceResolver):
+    """Of several x-engram-memory-space headers, takes the first and ignores the others."""
+
+    def requested_by_header(self, metadata: Sequence[tuple[str, Any]]) -> str:
+        first = [(k, v) for k, v in metadata if k == SPACE_HEADER][:1]
+        return super().requested_by_header(first)
+
+
+class ClampingResolver(SpaceResolver):
+    """Quietly repairs hostile values instead of refusing them: a non-finite confidence becomes
+    1.0, an out-of-range timestamp is dropped (it sees each request before the servicer)."""
+
+    def resolve(
+        self,
+        rpc: str,
+        request: Message | None,
+        metadata: Sequence[tuple[str, Any]],
+        peer: str,
+        *,
+        field: str | None = None,
+    ) -> Resolution:
+        if request is not None:
+            _clamp(request)
+        return super().resolve(rpc, request, metadata, peer, field=field)
+
+
+def _clamp(message: Message) -> None:
+    for descriptor, value in message.ListFields():
+        if descriptor.name == "confidence" and not math.isfinite(value):
+            setattr(message, descriptor.name, 1.0)
+        elif descriptor.message_type is not None and not descriptor.is_repeated:
+            if descriptor.message_type.full_name == "google.protobuf.Timestamp":
+                if abs(value.seconds) > 9_000_000_000:  # beyond year 2255: cannot be stored
+                    message.ClearField(descriptor.name)
+            else:
+                _clamp(value)
+
+
+class SubscribersOutliveSpaceHub(EventHub):
+    """Deleting a space leaves its subscribers open (they wait for events that never come)."""
+
+    def close_space(self, space: MemorySpaceId, reason: EndReason = EndReason.DELETED) -> None:
+        return None
+
+
 # --- whole servers for the runtime suite (`--server-factory tests.broken_servers:NAME`) -----
 
 
@@ -512,6 +558,21 @@ def leaky_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
     return _serve(schema, data_dir, ServerOverrides(hub_factory=LeakyHub))
 
 
+def first_header_wins(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """Two x-engram-memory-space headers with different values: the first is used."""
+    return _serve(schema, data_dir, ServerOverrides(resolver=FirstHeaderWinsResolver))
+
+
+def clamping_values(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """NaN/infinite confidences and out-of-range timestamps are repaired, not refused."""
+    return _serve(schema, data_dir, ServerOverrides(resolver=ClampingResolver))
+
+
+def subscribers_outlive_space(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """Deleting a space does not end its subscribers."""
+    return _serve(schema, data_dir, ServerOverrides(hub_factory=SubscribersOutliveSpaceHub))
+
+
 def stalling_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
     """One subscriber that stops reading stalls every writer of every space."""
     return _serve(schema, data_dir, ServerOverrides(hub_factory=StallingHub))
@@ -553,3 +614,22 @@ def renumbered(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
     """Serves a schema whose old field numbers now belong to memory_space_id."""
     broken = renumbered_schema(data_dir.parent)
     return _serve(schema, data_dir, ServerOverrides(schema=broken))
+
+
+def schema_without_forget(workdir: Path) -> Schema:
+    """proto/ without the Forget RPC (its messages stay), compiled into a pool."""
+    root = workdir / "no-forget-proto"
+    shutil.copytree(PROJECT_ROOT / "proto", root, dirs_exist_ok=True)
+    engram = root / "engram" / "v1" / "engram.proto"
+    line = "  rpc Forget(ForgetRequest) returns (ForgetResponse);\n"
+    text = engram.read_text()
+    if line not in text:
+        raise ValueError("the Forget RPC is not declared as expected")
+    engram.write_text(text.replace(line, ""))
+    return Schema.from_path(compile_descriptor_set(root, workdir / "no-forget.binpb"))
+
+
+def no_forget(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """Does not implement EngramService/Forget (an older or partial implementation): the
+    preflight sees it through reflection, and the checks that need Forget do not run."""
+    return _serve(schema, data_dir, ServerOverrides(schema=schema_without_forget(data_dir.parent)))

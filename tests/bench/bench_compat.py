@@ -1,11 +1,15 @@
-"""Benchmark: `engram-compat runtime` (what `nox -s compat` runs) with -n auto against -n 0.
+"""Benchmark: `engram-compat runtime` (what `nox -s compat` runs) with -n auto.
 
-Targets: the -n auto run finishes in under 60 s; it is at least 1.5x faster than -n 0.
-Both run in the same invocation against freshly started reference servers.
+Targets: the run finishes in under 60 s, and its wall time is at most 1.5x its critical path:
+the slowest check's duration (from compat.json) plus the reference server's start (measured in
+the same invocation: `engram-compat serve --port 0` until it prints `listening on`). The old
+target "-n auto >= 1.5x faster than -n 0" is retired: on two cores with a suite of a few
+seconds it measured 0.90-1.23x and cannot hold (issue 16, item 9).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -15,13 +19,14 @@ from pathlib import Path
 from tests.bench.common import record
 
 TARGET_S = 60.0
-TARGET_SPEEDUP = 1.5
+TARGET_CRITICAL_PATH_RATIO = 1.5
+SERVE = (sys.executable, "-m", "toolkit", "serve", "--port", "0")
 
 
-def timed_replay(workers: str, reports: Path) -> tuple[float, int]:
+def timed_runtime(reports: Path) -> tuple[float, int]:
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "toolkit", "runtime", "--reports", str(reports), "-n", workers],
+        [sys.executable, "-m", "toolkit", "runtime", "--reports", str(reports), "-n", "auto"],
         capture_output=True,
         text=True,
         check=False,
@@ -31,27 +36,54 @@ def timed_replay(workers: str, reports: Path) -> tuple[float, int]:
     return time.perf_counter() - start, result.returncode
 
 
+def server_start_s(data_dir: Path) -> float:
+    """Seconds from launching `engram-compat serve` to its `listening on` line."""
+    start = time.perf_counter()
+    server = subprocess.Popen(
+        [*SERVE, "--data-dir", str(data_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        return time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        if server.stdout is not None:
+            server.stdout.close()
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        serial_s, serial_code = timed_replay("0", Path(tmp) / "serial")
-        auto_s, auto_code = timed_replay("auto", Path(tmp) / "auto")
-    speedup = serial_s / auto_s
+        start_s = server_start_s(Path(tmp) / "data")
+        wall_s, code = timed_runtime(Path(tmp) / "auto")
+        document = json.loads((Path(tmp) / "auto" / "compat.json").read_text())
+    slowest = max(document["checks"], key=lambda check: check["duration_s"])
+    critical_s = slowest["duration_s"] + start_s
+    ratio = wall_s / critical_s
     figures = {
-        "command": "engram-compat runtime --reports DIR -n auto  (vs -n 0)",
-        "auto_s": round(auto_s, 2),
-        "serial_s": round(serial_s, 2),
-        "speedup": round(speedup, 2),
+        "command": "engram-compat runtime --reports DIR -n auto",
+        "wall_s": round(wall_s, 2),
+        "server_start_s": round(start_s, 2),
+        "slowest_check": slowest["id"],
+        "slowest_check_s": round(slowest["duration_s"], 2),
+        "critical_path_s": round(critical_s, 2),
+        "critical_path_ratio": round(ratio, 2),
         "target_s": TARGET_S,
-        "target_speedup": TARGET_SPEEDUP,
-        "exit_codes": {"auto": auto_code, "serial": serial_code},
-        "met": auto_s < TARGET_S and speedup >= TARGET_SPEEDUP and auto_code == serial_code == 0,
+        "target_critical_path_ratio": TARGET_CRITICAL_PATH_RATIO,
+        "exit_code": code,
+        "met": {
+            "under_60_s": wall_s < TARGET_S and code == 0,
+            "critical_path": ratio <= TARGET_CRITICAL_PATH_RATIO and code == 0,
+        },
     }
     record("compat", figures)
     print(
-        f"compat: -n auto {auto_s:.1f} s, -n 0 {serial_s:.1f} s, speedup {speedup:.2f}x "
-        f"(targets < {TARGET_S:.0f} s, >= {TARGET_SPEEDUP}x)"
+        f"compat: -n auto {wall_s:.1f} s; critical path {critical_s:.1f} s (slowest check "
+        f"{slowest['id']} {slowest['duration_s']:.1f} s + server start {start_s:.1f} s), "
+        f"ratio {ratio:.2f}x (targets < {TARGET_S:.0f} s, <= {TARGET_CRITICAL_PATH_RATIO}x)"
     )
-    return 0 if figures["met"] else 1
+    return 0 if all(figures["met"].values()) else 1
 
 
 if __name__ == "__main__":

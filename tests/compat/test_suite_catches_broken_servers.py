@@ -27,7 +27,8 @@ VARIANTS: dict[str, set[str]] = {
     "field_blind_experience": {"ROUTE_EXPLICIT"},
     # Ignoring the header also hides a conflicting or malformed header: those checks see it.
     "header_blind": {"ROUTE_HEADER", "ERR_CONFLICT", "ERR_MALFORMED_SPACE"},
-    "auto_create": {"ERR_UNKNOWN_SPACE"},
+    # Creating unknown spaces also revives a deleted one for its next writer.
+    "auto_create": {"ERR_UNKNOWN_SPACE", "SPACE_LIFECYCLE"},
     "cross_space_flow_read": {"ISOLATION_DATA"},
     # Passes a check that reads only between fresh spaces: ISOLATION_DATA reads the default too.
     "flow_recall_falls_back_to_default": {"ISOLATION_DATA"},
@@ -37,6 +38,9 @@ VARIANTS: dict[str, set[str]] = {
     "stalling_hub": {"STREAM_BACKPRESSURE"},
     "flow_following": {"FLOW_BOUND"},
     "current_posing_as_legacy": {"MATRIX"},
+    "first_header_wins": {"ERR_CONFLICT"},
+    "clamping_values": {"ERR_BAD_VALUE"},
+    "subscribers_outlive_space": {"SPACE_LIFECYCLE"},
 }
 FACTORY_MODULE = "tests.broken_servers"
 

@@ -7,6 +7,7 @@ raw bytes (identity serializers): what reaches the server is exactly what old cl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -122,6 +123,59 @@ def outcome_of(call: Any, responses: Sequence[Any], error: grpc.RpcError | None)
     )
 
 
+class WriteLog:
+    """The memories this process's calls wrote, by the space the server said it acted on.
+
+    Filled from the answers (`memory_id`, `memory_ids`, a flow's `remember` answers) and the
+    echoed space header, so legacy writes to the default space can be removed by id afterwards.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._written: dict[str, set[str]] = {}
+        self._episodes: dict[str, set[str]] = {}
+
+    def note(self, outcome: CallOutcome) -> None:
+        if not outcome.ok:
+            return
+        ids = [i for response in outcome.responses for i in written_ids(response)]
+        episodes = [str(getattr(r, "episode_id", "") or "") for r in outcome.responses]
+        space = outcome.header(SPACE_HEADER) or ""
+        with self._lock:
+            if ids:
+                self._written.setdefault(space, set()).update(ids)
+            if any(episodes):
+                self._episodes.setdefault(space, set()).update(e for e in episodes if e)
+
+    def episodes_in(self, space: str) -> set[str]:
+        """Episode ids written to `space`: the contract has no RPC that removes one."""
+        with self._lock:
+            return set(self._episodes.get(space, set())) | set(self._episodes.get("", set()))
+
+    def in_space(self, space: str) -> set[str]:
+        """Ids written to `space` (with "", where the server named no space)."""
+        with self._lock:
+            return set(self._written.get(space, set())) | set(self._written.get("", set()))
+
+
+def written_ids(response: Any) -> list[str]:
+    if not isinstance(response, Message):
+        return []
+    fields = response.DESCRIPTOR.fields_by_name
+    found: Any = response
+    ids: list[str] = []
+    if "memory_id" in fields and found.memory_id:
+        ids.append(str(found.memory_id))
+    if "memory_ids" in fields:
+        ids.extend(str(i) for i in found.memory_ids)
+    if "remember" in fields and response.HasField("remember"):
+        ids.extend(written_ids(found.remember))
+    return ids
+
+
+WRITES = WriteLog()
+
+
 def invoke(
     channel: grpc.Channel,
     method: RpcMethod,
@@ -145,7 +199,9 @@ def invoke(
             response, call = factory.with_call(argument, **kwargs)
         except grpc.RpcError as error:
             return outcome_of(None, (), error)
-        return outcome_of(call, (response,), None)
+        outcome = outcome_of(call, (response,), None)
+        WRITES.note(outcome)
+        return outcome
     stream = factory(argument, **kwargs)
     responses: list[Any] = []
     try:
@@ -153,7 +209,9 @@ def invoke(
             responses.append(response)
     except grpc.RpcError as error:
         return outcome_of(None, responses, error)
-    return outcome_of(stream, responses, None)
+    outcome = outcome_of(stream, responses, None)
+    WRITES.note(outcome)
+    return outcome
 
 
 class LegacyClient:
@@ -172,7 +230,7 @@ class LegacyClient:
         method = self.method(rpc)
         outcome = invoke(self.channel, method, wire_requests, raw=True, timeout=timeout)
         parsed = tuple(method.response.FromString(r) for r in outcome.responses)
-        return CallOutcome(
+        answered = CallOutcome(
             outcome.code,
             outcome.details,
             outcome.initial_metadata,
@@ -181,6 +239,8 @@ class LegacyClient:
             outcome.error_info,
             outcome.bad_request,
         )
+        WRITES.note(answered)
+        return answered
 
     def call(self, rpc: str, *requests: Message) -> CallOutcome:
         return self.send(rpc, [r.SerializeToString() for r in requests])

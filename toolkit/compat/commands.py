@@ -95,6 +95,28 @@ def _suite_arguments(parser: argparse.ArgumentParser) -> None:
         help="pytest-xdist workers ('auto', or 0 to run in this process)",
     )
     parser.add_argument(
+        "--server-log",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the log file the --target server writes, read for DEPRECATION_WARNING's WARNING "
+        "records (default: none; without it that check is partial against --target)",
+    )
+    parser.add_argument(
+        "--server-log-pattern",
+        default=None,
+        metavar="REGEX",
+        help="for a log that is not JSON lines: a regular expression whose named groups "
+        "level, rpc and peer (optionally message) are read from each line (default: JSON lines "
+        'as the reference server writes them, e.g. {"level": "WARNING", "rpc": ..., "peer": ...})',
+    )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="a check that could verify only part of its promise (partial) does not fail the "
+        "run; recorded in compat.json as allow_partial (default: partial fails)",
+    )
+    parser.add_argument(
         "--server-factory",
         default=None,
         help="module:function that starts the server under test (for testing the suite itself)",
@@ -136,6 +158,9 @@ def run_runtime(args: argparse.Namespace) -> int:
         scale=args.scale,
         workers=args.workers,
         server_factory=args.server_factory,
+        server_log=args.server_log,
+        server_log_pattern=args.server_log_pattern,
+        allow_partial=args.allow_partial,
     )
     return run_suite(options)
 

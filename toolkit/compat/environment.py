@@ -10,13 +10,14 @@ from pathlib import Path
 
 import grpc
 
-from toolkit.compat.calls import NewClient
-from toolkit.compat.server_log import ServerLog
+from toolkit.compat.calls import WRITES, NewClient
+from toolkit.compat.server_log import LogFile, ServerLog
 from toolkit.compat.servers import ExternalServer, ServerUnderTest, load_factory
 from toolkit.compat.settings import CompatSettings
 from toolkit.contract import SPACE_FIELD
+from toolkit.documents.compat import Cleanup, Preflight
 from toolkit.errors import ToolkitError
-from toolkit.schema.pool import SchemaName
+from toolkit.schema.pool import SchemaName, load_schema
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ class CompatEnv:
         try:
             external = self.settings.target if schema == "current" else self.settings.legacy_target
             if external:
-                future.set_result(ExternalServer(external))
+                log_file = None
+                if schema == "current" and self.settings.server_log is not None:
+                    log_file = LogFile(self.settings.server_log, self.settings.server_log_pattern)
+                future.set_result(ExternalServer(external, log_file))
                 return
             data_dir = self.workdir / f"data-{schema}"
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -90,10 +94,17 @@ class CompatEnv:
         server = self.server("current")
         if server.log_records() is None:
             return None
+        calls = self.channel("current")
         with self._lock:
             if self._server_log is None:
-                self._server_log = ServerLog(server.log_records, server.address)
+                self._server_log = ServerLog(server.log_records, server.address, calls)
             return self._server_log
+
+    def preflight(self) -> Preflight:
+        """What the current server implements, against the schema under test."""
+        from toolkit.compat.preflight import run_preflight
+
+        return run_preflight(self.channel("current"), load_schema("current"))
 
     def space_name(self, label: str) -> str:
         with self._lock:
@@ -111,17 +122,62 @@ class CompatEnv:
             self._created.append(space)
         return space
 
-    def close(self) -> None:
-        """Delete the spaces made on an external target; stop every server this env started."""
+    def forget_space(self, space: str) -> None:
+        """A space the suite created and has deleted itself: nothing left to clean up."""
+        with self._lock:
+            if space in self._created:
+                self._created.remove(space)
+
+    def _clean_target(self, channel: grpc.Channel) -> Cleanup:
+        """Remove what this worker wrote: its spaces, and its writes to the default space by id.
+
+        Only spaces this worker created are deleted; in the default space only the ids its own
+        calls wrote (as the server's answers named them) are forgotten.
+        """
+        admin = NewClient(channel, None, "none")
+        deleted: list[str] = []
+        forgotten: list[str] = []
+        failures: list[str] = []
+        for space in self._created:
+            request = admin.request("DeleteSpace", **{SPACE_FIELD: space})
+            outcome = admin.call("DeleteSpace", request, timeout=5)
+            if outcome.ok:
+                deleted.append(space)
+            else:
+                failures.append(f"space {space} was not deleted: {outcome.code} {outcome.details}")
+        introspect = admin.call("Introspect", admin.request("Introspect"), timeout=5)
+        default = str(introspect.response.default_memory_space_id) if introspect.ok else ""
+        if default:
+            home = NewClient(channel, default, "field")
+            for memory_id in sorted(WRITES.in_space(default)):
+                forget = home.call("Forget", home.request("Forget", memory_id=memory_id), timeout=5)
+                if forget.ok:
+                    forgotten.append(memory_id)
+                else:
+                    failures.append(
+                        f"memory {memory_id} in space {default} was not forgotten: "
+                        f"{forget.code} {forget.details}"
+                    )
+            episodes = sorted(WRITES.episodes_in(default))
+            if episodes:
+                failures.append(
+                    f"{len(episodes)} episodes written to space {default} stay "
+                    f"({', '.join(episodes[:5])}{', ...' if len(episodes) > 5 else ''}): "
+                    "the contract has no RPC that removes an episode"
+                )
+        elif WRITES.in_space(""):
+            failures.append("the default space is unknown: its memories were not forgotten")
+        for failure in failures:
+            log.warning("%s", failure)
+        return Cleanup(tuple(deleted), tuple(forgotten), tuple(failures))
+
+    def close(self) -> Cleanup | None:
+        """Clean an external target (what was cleaned up); stop every server this env started."""
         channel = self._channels.get("current")
+        cleanup = None
         if channel is not None and self.settings.target:
             # A server the suite started is discarded with its data dir: nothing to delete there.
-            admin = NewClient(channel, None, "none")
-            for space in self._created:
-                request = admin.request("DeleteSpace", **{SPACE_FIELD: space})
-                outcome = admin.call("DeleteSpace", request, timeout=5)
-                if not outcome.ok:
-                    log.warning("could not delete space %s: %s", space, outcome.details)
+            cleanup = self._clean_target(channel)
         if self._server_log is not None:
             self._server_log.close()
         for open_channel in self._channels.values():
@@ -132,3 +188,4 @@ class CompatEnv:
             except Exception:  # it never started; its error was reported where it was needed
                 continue
             server.stop()
+        return cleanup

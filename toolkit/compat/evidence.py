@@ -16,6 +16,12 @@ class Evidence:
         self.facts: dict[str, Any] = {}
         self.expected: str | None = None
         self.observed: str | None = None
+        self.not_verified: list[str] = []
+
+    def partial(self, not_verified: str) -> None:
+        """The case goes on, but cannot verify `not_verified`: its outcome is `partial`."""
+        if not_verified not in self.not_verified:
+            self.not_verified.append(not_verified)
 
     def record(self, **facts: Any) -> None:
         self.facts.update(facts)

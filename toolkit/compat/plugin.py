@@ -22,8 +22,16 @@ import pytest
 
 from toolkit.compat.checks import CHECKS, MARKER
 from toolkit.compat.evidence import Evidence
-from toolkit.compat.results import CaseEntry, CaseResult, build_results, write_results
+from toolkit.compat.results import (
+    CaseEntry,
+    CaseResult,
+    Outcome,
+    build_results,
+    write_results,
+)
 from toolkit.compat.settings import CompatSettings, default_recordings_dir
+from toolkit.documents.base import build, to_data
+from toolkit.documents.compat import Cleanup, Preflight
 
 if TYPE_CHECKING:
     import grpc
@@ -32,6 +40,10 @@ if TYPE_CHECKING:
     from toolkit.compat.environment import CompatEnv
 
 CASE_PROPERTY = "compat_case"
+NOT_RUN_KEY = pytest.StashKey[str]()
+# What a worker hands the controller at its end (pytest-xdist's workeroutput).
+PREFLIGHT_OUTPUT = "engram_compat_preflight"
+CLEANUP_OUTPUT = "engram_compat_cleanup"
 EVIDENCE_KEY = pytest.StashKey[Evidence]()
 SETTINGS_KEY = pytest.StashKey[CompatSettings]()
 OBSERVED_LIMIT = 600
@@ -47,6 +59,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--compat-scale", type=float, default=1.0, help="size of the stream checks")
     group.addoption(
         "--compat-server-factory", default=None, help="module:function starting the server"
+    )
+    group.addoption("--compat-server-log", default=None, help="the target's log file")
+    group.addoption(
+        "--compat-server-log-pattern", default=None, help="regex of the log file's lines"
+    )
+    group.addoption(
+        "--compat-allow-partial",
+        action="store_true",
+        default=False,
+        help="partial checks do not fail the verdict",
     )
 
 
@@ -64,19 +86,41 @@ def check_of(item: pytest.Item) -> str | None:
     return str(marker.args[0]) if marker is not None else None
 
 
+def rpc_of(item: pytest.Item) -> str | None:
+    """The RPC a case is parametrized by (directly, or as the first part of a recorded case)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "rpc" in params:
+        return str(params["rpc"])
+    if "recorded_case" in params:
+        return str(params["recorded_case"]).split("/")[0]
+    return None
+
+
+def failure_text(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """A case's failure in words: the exception's message, never its class name."""
+    text = str(excinfo.value).strip() or "the case stopped without saying why"
+    return text[:OBSERVED_LIMIT]
+
+
 class CompatPlugin:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.started = time.monotonic()
         self.cases: dict[str, CaseResult] = {}
         recordings = config.getoption("--compat-recordings")
+        server_log = config.getoption("--compat-server-log")
         self.settings = CompatSettings(
             target=config.getoption("--compat-target"),
             legacy_target=config.getoption("--compat-legacy-target"),
             recordings=Path(recordings) if recordings else default_recordings_dir(),
             scale=config.getoption("--compat-scale"),
             server_factory=config.getoption("--compat-server-factory"),
+            server_log=Path(server_log) if server_log else None,
+            server_log_pattern=config.getoption("--compat-server-log-pattern"),
+            allow_partial=bool(config.getoption("--compat-allow-partial")),
         )
+        self.preflight: Preflight | None = None
+        self.cleanups: list[Cleanup] = []
         config.stash[SETTINGS_KEY] = self.settings
         self._env: CompatEnv | None = None
         wanted = config.getoption("--compat-checks")
@@ -100,6 +144,26 @@ class CompatPlugin:
         if not _is_controller(self.config):
             self.environment().start("current")
 
+    def run_preflight(self) -> Preflight:
+        if self.preflight is None:
+            self.preflight = self.environment().preflight()
+        return self.preflight
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        from toolkit.compat.checks import needs_of
+        from toolkit.compat.preflight import missing_for
+
+        check_id = check_of(item)
+        if check_id is None:
+            return
+        preflight = self.run_preflight()
+        missing = missing_for(preflight, needs_of(check_id, rpc_of(item)))
+        if missing:
+            cause = preflight.cause or f"the target does not implement {', '.join(missing)}"
+            item.stash[NOT_RUN_KEY] = cause
+            pytest.skip(f"not run: {cause}")
+
     # --- collection ------------------------------------------------------------------------
 
     def pytest_collection_modifyitems(
@@ -122,21 +186,35 @@ class CompatPlugin:
         result = yield
         report: pytest.TestReport = result.get_result()  # type: ignore[attr-defined]
         check_id = check_of(item)
-        if check_id is None or not (report.when == "call" or report.failed):
+        cause = item.stash.get(NOT_RUN_KEY, None)
+        if check_id is None or not (report.when == "call" or report.failed or cause):
             return
         evidence = item.stash.get(EVIDENCE_KEY, None) or Evidence()
-        observed = evidence.observed
+        observed, expected = evidence.observed, evidence.expected
         if report.failed and call.excinfo is not None and observed is None:
-            observed = call.excinfo.exconly()[:OBSERVED_LIMIT]
+            observed = failure_text(call.excinfo)
+            # The case stopped before it stated an expectation: the check's promise is it.
+            expected = expected or CHECKS[check_id].purpose
+        outcome: Outcome = (
+            "failed"
+            if report.failed
+            else "not_run"
+            if cause
+            else "partial"
+            if evidence.not_verified
+            else "passed"
+        )
         case = CaseResult(
             check_id,
             CaseEntry(
                 name=item.name,
-                outcome="failed" if report.failed else "passed",
+                outcome=outcome,
                 duration_s=round(report.duration, 4),
-                expected=evidence.expected,
+                expected=expected,
                 observed=observed,
                 evidence=evidence.facts,
+                not_verified="; ".join(evidence.not_verified) or None,
+                cause=cause,
             ),
         )
         report.user_properties.append((CASE_PROPERTY, json.dumps(dataclasses.asdict(case))))
@@ -154,20 +232,42 @@ class CompatPlugin:
 
     # --- the end of the run ----------------------------------------------------------------
 
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker's preflight and cleanup, handed over at its end (pytest-xdist)."""
+        output: dict[str, Any] = getattr(node, "workeroutput", {})
+        if PREFLIGHT_OUTPUT in output and self.preflight is None:
+            self.preflight = build(Preflight, json.loads(output[PREFLIGHT_OUTPUT]))
+        if CLEANUP_OUTPUT in output:
+            self.cleanups.append(build(Cleanup, json.loads(output[CLEANUP_OUTPUT])))
+
     @pytest.hookimpl(trylast=True)  # after the session fixtures that use the servers are done
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self._env is not None:
-            self._env.close()
+            cleanup = self._env.close()
+            if cleanup is not None:
+                self.cleanups.append(cleanup)
+        if _is_worker(self.config):
+            output: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]
+            if self.preflight is not None:
+                output[PREFLIGHT_OUTPUT] = json.dumps(to_data(self.preflight))
+            if self.cleanups:
+                output[CLEANUP_OUTPUT] = json.dumps(to_data(self.cleanups[0]))
+            return
         path = self.config.getoption("--compat-json")
-        if _is_worker(self.config) or not path:
+        if not path:
             return
         results = build_results(
             list(self.cases.values()),
             duration_s=time.monotonic() - self.started,
             target=self.settings.target,
             started_server=self.settings.target is None,
+            allow_partial=self.settings.allow_partial,
+            preflight=self.preflight,
+            cleanup=merge_cleanups(self.cleanups) if self.settings.target else None,
+            server_log=str(self.settings.server_log) if self.settings.server_log else None,
         )
         write_results(results, Path(path))
+        session.exitstatus = results_exit_status(results, int(session.exitstatus))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if _is_worker(self.config) or not self.cases:
@@ -176,15 +276,34 @@ class CompatPlugin:
             list(self.cases.values()), duration_s=0.0, target=None, started_server=False
         )
         terminalreporter.section("engram-compat checks")
+        if self.preflight is not None and self.preflight.cause:
+            terminalreporter.write_line(f"NOT RUN: {self.preflight.cause}")
         for check in results.checks:
             failed = [c for c in check.cases if c.outcome == "failed"]
             terminalreporter.write_line(
-                f"{check.outcome.upper():6} {check.id}  ({len(check.cases)} cases)"
+                f"{check.outcome.upper():7} {check.id}  ({len(check.cases)} cases)"
             )
             for case in failed:
                 terminalreporter.write_line(f"    {case.name}")
                 terminalreporter.write_line(f"      expected: {case.expected}")
                 terminalreporter.write_line(f"      seen:     {case.observed}")
+            for not_verified in check.not_verified:
+                terminalreporter.write_line(f"    not verified: {not_verified}")
+
+
+def merge_cleanups(cleanups: list[Cleanup]) -> Cleanup:
+    return Cleanup(
+        spaces_deleted=tuple(sorted({s for c in cleanups for s in c.spaces_deleted})),
+        memories_forgotten=tuple(sorted({m for c in cleanups for m in c.memories_forgotten})),
+        failures=tuple(f for c in cleanups for f in c.failures),
+    )
+
+
+def results_exit_status(results: Any, exitstatus: int) -> int:
+    """pytest's exit status, failed (1) too when a partial check is not allowed to pass."""
+    if exitstatus == 0 and results.verdict == "partial" and not results.allow_partial:
+        return 1
+    return exitstatus
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -14,10 +14,13 @@ from toolkit.contract import HAZARD_SERVERS_FIRST
 from toolkit.documents.compat import (
     CaseEntry,
     CheckResult,
+    Cleanup,
     CompatResults,
     MatrixCell,
     Outcome,
+    Preflight,
     RolloutRule,
+    Verdict,
 )
 
 __all__ = [
@@ -59,18 +62,45 @@ def group_cases(cases: list[CaseResult]) -> list[CheckResult]:
         entries = sorted((c.entry for c in by_check.get(check_id, [])), key=lambda e: e.name)
         if not entries:
             continue
-        failed = any(e.outcome == "failed" for e in entries)
         results.append(
             CheckResult(
                 id=check_id,
                 purpose=spec.purpose,
                 category=spec.category,
-                outcome="failed" if failed else "passed",
+                outcome=check_outcome([e.outcome for e in entries]),
                 duration_s=round(sum(e.duration_s for e in entries), 4),
                 cases=tuple(entries),
+                not_verified=tuple(
+                    dict.fromkeys(
+                        text
+                        for e in entries
+                        for text in (e.not_verified, e.cause)
+                        if text and e.outcome in ("partial", "not_run")
+                    )
+                ),
+                cause=next((e.cause for e in entries if e.cause), None),
             )
         )
     return results
+
+
+def check_outcome(outcomes: list[Outcome]) -> Outcome:
+    """failed if a case failed; not_run if none ran; partial if any verified only part."""
+    if "failed" in outcomes:
+        return "failed"
+    if all(o == "not_run" for o in outcomes):
+        return "not_run"
+    if any(o in ("partial", "not_run") for o in outcomes):
+        return "partial"
+    return "passed"
+
+
+def run_verdict(checks: list[CheckResult]) -> Verdict:
+    if not checks or any(c.outcome == "failed" for c in checks):
+        return "failed"
+    if any(c.outcome != "passed" for c in checks):
+        return "partial"
+    return "passed"
 
 
 def matrix_cells(cases: list[CaseResult]) -> list[MatrixCell]:
@@ -94,19 +124,30 @@ def rollout_rules(cells: list[MatrixCell]) -> list[RolloutRule]:
 
 
 def build_results(
-    cases: list[CaseResult], *, duration_s: float, target: str | None, started_server: bool
+    cases: list[CaseResult],
+    *,
+    duration_s: float,
+    target: str | None,
+    started_server: bool,
+    allow_partial: bool = False,
+    preflight: Preflight | None = None,
+    cleanup: Cleanup | None = None,
+    server_log: str | None = None,
 ) -> CompatResults:
     checks = group_cases(cases)
     cells = matrix_cells(cases)
-    passed = bool(checks) and all(c.outcome == "passed" for c in checks)
     return CompatResults(
         duration_s=round(duration_s, 3),
         target=target,
         started_server=started_server,
-        verdict="passed" if passed else "failed",
+        verdict=run_verdict(checks),
         checks=tuple(checks),
         matrix=tuple(cells),
         rollout=tuple(rollout_rules(cells)),
+        allow_partial=allow_partial,
+        preflight=preflight,
+        cleanup=cleanup,
+        server_log=server_log,
     )
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.annotations import in_github_actions
 from toolkit.compat.checks import CHECKS
+from toolkit.compat.ci_outputs import compat_annotations, write_compat_junit
 from toolkit.compat.settings import default_recordings_dir
+from toolkit.documents.compat import CompatResults
 from toolkit.errors import EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, ToolkitError
 
 SUITE_PACKAGE = "toolkit.compat.suite"
@@ -32,6 +36,10 @@ class SuiteOptions:
     scale: float = 1.0
     workers: str = "auto"
     server_factory: str | None = None
+    server_log: Path | None = None
+    server_log_pattern: str | None = None
+    allow_partial: bool = False
+    annotations: bool | None = None  # None: when GITHUB_ACTIONS=true
 
 
 def pytest_command(options: SuiteOptions) -> list[str]:
@@ -65,7 +73,6 @@ def pytest_command(options: SuiteOptions) -> list[str]:
         "-q",
         "-o",
         "console_output_style=classic",
-        f"--junitxml={reports / JUNIT_XML}",
         f"--compat-json={reports / COMPAT_JSON}",
         f"--compat-scale={options.scale}",
     ]
@@ -84,21 +91,51 @@ def pytest_command(options: SuiteOptions) -> list[str]:
         command.append(f"--compat-checks={','.join(options.checks)}")
     if options.server_factory:
         command.append(f"--compat-server-factory={options.server_factory}")
+    if options.server_log is not None:
+        if not options.target:
+            raise ToolkitError("--server-log reads an external target's log: give --target too")
+        if not options.server_log.is_file():
+            raise ToolkitError(f"--server-log {options.server_log} is not a readable file")
+        command.append(f"--compat-server-log={options.server_log.resolve()}")
+    if options.server_log_pattern:
+        try:
+            re.compile(options.server_log_pattern)
+        except re.error as exc:
+            raise ToolkitError(f"--server-log-pattern is not a regular expression: {exc}") from exc
+        command.append(f"--compat-server-log-pattern={options.server_log_pattern}")
+    if options.allow_partial:
+        command.append("--compat-allow-partial")
     return command
 
 
+def verdict_exit_code(results: CompatResults) -> int:
+    """0 passed (or partial with --allow-partial), 1 failed or partial."""
+    if results.verdict == "passed" or (results.verdict == "partial" and results.allow_partial):
+        return EXIT_OK
+    return EXIT_FAILED
+
+
 def run_suite(options: SuiteOptions) -> int:
-    """Run the suite; 0 when every check passed, 1 when one failed, 2 when it could not run."""
+    """Run the suite; 0 when every check passed, 1 when one failed (or is partial and that is
+    not allowed), 2 when it could not run. compat.json is the one source of the outcome: the
+    JUnit file and the annotations are written from it."""
     command = pytest_command(options)
     options.reports.mkdir(parents=True, exist_ok=True)
+    compat_json = options.reports / COMPAT_JSON
+    compat_json.unlink(missing_ok=True)
+    (options.reports / JUNIT_XML).unlink(missing_ok=True)
     environment = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     result = subprocess.run(command, env=environment, check=False)
-    if result.returncode == 0:
-        return EXIT_OK
-    if result.returncode == 1:
-        return EXIT_FAILED
-    print(
-        f"engram-compat runtime: the suite could not run (pytest exit {result.returncode})",
-        file=sys.stderr,
-    )
-    return EXIT_UNUSABLE
+    if result.returncode not in (0, 1) or not compat_json.is_file():
+        print(
+            f"engram-compat runtime: the suite could not run (pytest exit {result.returncode})",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
+    results = CompatResults.read(compat_json)
+    write_compat_junit(results, options.reports / JUNIT_XML)
+    annotate = options.annotations if options.annotations is not None else in_github_actions()
+    if annotate:
+        for annotation in compat_annotations(results):
+            print(annotation.render())
+    return verdict_exit_code(results)

@@ -8,20 +8,27 @@ record of the earlier calls is too, and "no record" is a fact rather than a time
 
 from __future__ import annotations
 
+import json
+import re
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from toolkit.compat.calls import LegacyClient
 from toolkit.contract import PACKAGE
+from toolkit.errors import ToolkitError
 
 LogRecords = list[dict[str, Any]]
 SENTINEL_RPC = "Introspect"
 # A working server logs within milliseconds; this only bounds a server that never logs.
 SENTINEL_TIMEOUT_S = 5.0
 POLL_S = 0.002
+PEER_ATTEMPTS = 20
+PEER_SETTLE_S = 0.05
 # Its own subchannel: the sentinel's peer (client address) differs from the suite's other calls.
 SENTINEL_CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
 
@@ -30,10 +37,66 @@ class SentinelNotLogged(AssertionError):
     """The server's log shows no record of the sentinel call, so it cannot be judged."""
 
 
+# The groups a --server-log-pattern names: a record's level, RPC and peer (and message).
+PATTERN_GROUPS = ("level", "rpc", "peer")
+
+
+class LogFile:
+    """The log file an external target writes, read as far as it has been written.
+
+    Lines are JSON objects (the reference server's format) or, with `pattern`, lines matched by
+    a regular expression whose named groups `level`, `rpc` and `peer` (and optionally
+    `message`) become the record's fields; other lines are ignored.
+    """
+
+    def __init__(self, path: Path, pattern: str | None = None) -> None:
+        self.path = path
+        self._pattern = re.compile(pattern) if pattern else None
+        if self._pattern is not None:
+            absent = [g for g in PATTERN_GROUPS if g not in self._pattern.groupindex]
+            if absent:
+                raise ToolkitError(
+                    f"--server-log-pattern names no group {', '.join(absent)}: "
+                    "use (?P<level>...), (?P<rpc>...) and (?P<peer>...)"
+                )
+        if not path.is_file():
+            raise ToolkitError(f"--server-log {path} is not a readable file")
+        self._records: list[dict[str, Any]] = []
+        self._offset = 0
+        self._partial = b""
+        self._lock = threading.Lock()
+
+    def parse(self, line: str) -> dict[str, Any] | None:
+        if self._pattern is None:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return None
+            return record if isinstance(record, dict) else None
+        match = self._pattern.search(line)
+        if match is None:
+            return None
+        return {k: v for k, v in match.groupdict().items() if v is not None}
+
+    def records(self) -> list[dict[str, Any]]:
+        with self._lock:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+            self._offset += len(data)
+            lines = (self._partial + data).split(b"\n")
+            self._partial = lines.pop()
+            for raw in lines:
+                record = self.parse(raw.decode("utf-8", "replace"))
+                if record is not None:
+                    self._records.append(record)
+            return list(self._records)
+
+
 def is_deprecation_record(rpc: str) -> Callable[[dict[str, Any]], bool]:
     def matches(record: dict[str, Any]) -> bool:
         level = str(record.get("level", record.get("levelname", ""))).upper()
-        return level == "WARNING" and (
+        return level in ("WARNING", "WARN") and (
             record.get("rpc") == rpc or rpc in str(record.get("message"))
         )
 
@@ -43,12 +106,23 @@ def is_deprecation_record(rpc: str) -> Callable[[dict[str, Any]], bool]:
 class ServerLog:
     """A started server's log records, delimited by sentinel legacy calls."""
 
-    def __init__(self, read: Callable[[], LogRecords | None], address: str) -> None:
+    def __init__(
+        self,
+        read: Callable[[], LogRecords | None],
+        address: str,
+        calls: grpc.Channel | None = None,
+    ) -> None:
         self._read = read
         self._channel = grpc.insecure_channel(address, options=SENTINEL_CHANNEL_OPTIONS)
         self._client = LegacyClient(self._channel)
         self._request = self._client.schema.message(f"{PACKAGE}.{SENTINEL_RPC}Request")()
         self._peer: str | None = None
+        # The channel the cases call on: only its records are theirs (other workers, or other
+        # clients of a shared target, log deprecated calls of their own meanwhile).
+        self._calls = LegacyClient(calls) if calls is not None else None
+        self._calls_peer: str | None = None
+        # Once the server did not log the sentinel, every later case is told at once.
+        self._unlogged: str | None = None
 
     def mark(self) -> int:
         """The position after the records logged so far."""
@@ -56,9 +130,56 @@ class ServerLog:
 
     def records_since(self, mark: int) -> LogRecords:
         """Every record logged after `mark` by the calls that have returned so far."""
-        peer = self._sentinel_peer()
-        end = self._sentinel(lambda record: record.get("peer") == peer, after=mark)
-        return (self._read() or [])[mark:end]
+        if self._unlogged is not None:
+            raise SentinelNotLogged(self._unlogged)
+        try:
+            peer = self._sentinel_peer()
+            calls_peer = self._peer_of_calls()
+            end = self._sentinel(lambda record: record.get("peer") == peer, after=mark)
+        except SentinelNotLogged as exc:
+            self._unlogged = str(exc)
+            raise
+        records = (self._read() or [])[mark:end]
+        if calls_peer is None:
+            return records
+        return [r for r in records if r.get("peer") == calls_peer]
+
+    def _peer_of_calls(self) -> str | None:
+        if self._calls is None:
+            return None
+        if self._calls_peer is None:
+            self._calls_peer = self._learn_peer(self._calls)
+        return self._calls_peer
+
+    def _learn_peer(self, client: LegacyClient) -> str:
+        """The peer the server logs for `client`'s calls: a legacy Introspect whose record is
+        the only one of its kind in its window (retried while other clients log alike)."""
+        is_sentinel = is_deprecation_record(SENTINEL_RPC)
+        for _ in range(PEER_ATTEMPTS):
+            mark = self.mark()
+            outcome = client.call(SENTINEL_RPC, self._request)
+            if not outcome.ok:
+                break
+            deadline = time.monotonic() + SENTINEL_TIMEOUT_S
+            while time.monotonic() < deadline:
+                found = [r for r in (self._read() or [])[mark:] if is_sentinel(r)]
+                if found:
+                    break
+                time.sleep(POLL_S)
+            else:
+                raise SentinelNotLogged(
+                    f"the server logged no WARNING record for a legacy {SENTINEL_RPC} call "
+                    f"within {SENTINEL_TIMEOUT_S:.0f} s"
+                )
+            time.sleep(PEER_SETTLE_S)  # a concurrent record logged just after ours shows now
+            found = [r for r in (self._read() or [])[mark:] if is_sentinel(r)]
+            peer = found[0].get("peer") if len(found) == 1 else None
+            if isinstance(peer, str) and peer:
+                return peer
+        raise SentinelNotLogged(
+            f"the server's WARNING records of legacy {SENTINEL_RPC} calls name no peer that "
+            "tells this client's calls from other clients'"
+        )
 
     def close(self) -> None:
         self._channel.close()
@@ -66,15 +187,7 @@ class ServerLog:
     def _sentinel_peer(self) -> str:
         """The sentinel connection's peer as the server logs it (learnt from its first call)."""
         if self._peer is None:
-            mark = self.mark()
-            index = self._sentinel(lambda record: True, after=mark)
-            peer = (self._read() or [])[index].get("peer")
-            if not isinstance(peer, str) or not peer:
-                raise SentinelNotLogged(
-                    f"the WARNING record of a legacy {SENTINEL_RPC} names no peer: "
-                    "the sentinel cannot be told from the calls under test"
-                )
-            self._peer = peer
+            self._peer = self._learn_peer(self._client)
         return self._peer
 
     def _sentinel(self, matches: Callable[[dict[str, Any]], bool], *, after: int) -> int:
@@ -82,7 +195,8 @@ class ServerLog:
         outcome = self._client.call(SENTINEL_RPC, self._request)
         if not outcome.ok:
             raise SentinelNotLogged(
-                f"the sentinel legacy {SENTINEL_RPC} failed: {outcome.code} {outcome.details}"
+                f"a legacy {SENTINEL_RPC} call (sent to mark the server's log) was answered "
+                f"{outcome.code} {outcome.details}"
             )
         is_sentinel = is_deprecation_record(SENTINEL_RPC)
         deadline = time.monotonic() + SENTINEL_TIMEOUT_S
@@ -93,7 +207,7 @@ class ServerLog:
                     return index
             if time.monotonic() >= deadline:
                 raise SentinelNotLogged(
-                    f"no WARNING record of the sentinel legacy {SENTINEL_RPC} within "
-                    f"{SENTINEL_TIMEOUT_S:.0f} s: the server's log cannot be judged"
+                    f"the server logged no WARNING record for a legacy {SENTINEL_RPC} call "
+                    f"within {SENTINEL_TIMEOUT_S:.0f} s"
                 )
             time.sleep(POLL_S)

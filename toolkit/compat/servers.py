@@ -48,18 +48,24 @@ class ServerUnderTest(Protocol):
 ServerFactory = Callable[[SchemaName, Path], ServerUnderTest]
 
 
-class ExternalServer:
-    """A server someone else runs: the suite reads no log and stops nothing."""
+class LogReader(Protocol):
+    def records(self) -> list[dict[str, Any]]: ...
 
-    def __init__(self, address: str) -> None:
+
+class ExternalServer:
+    """A server someone else runs: the suite stops nothing, and reads its log only when given
+    the file it writes (`--server-log`)."""
+
+    def __init__(self, address: str, log_file: LogReader | None = None) -> None:
         self._address = address
+        self._log_file = log_file
 
     @property
     def address(self) -> str:
         return self._address
 
     def log_records(self) -> list[dict[str, Any]] | None:
-        return None
+        return self._log_file.records() if self._log_file is not None else None
 
     def stop(self) -> None:
         return None

@@ -21,3 +21,7 @@ class CompatSettings:
     recordings: Path
     scale: float
     server_factory: str | None
+    # A log file the external target writes, and the pattern of its lines (None: JSON lines).
+    server_log: Path | None = None
+    server_log_pattern: str | None = None
+    allow_partial: bool = False

@@ -124,15 +124,22 @@ def to_data(value: Any) -> Any:
     return value
 
 
+def _has_default(field: dataclasses.Field[Any]) -> bool:
+    return (
+        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
+    )
+
+
 def build(kind: Any, value: Any) -> Any:
     """Build a value of type `kind` from validated JSON data (dataclasses, tuples, optionals)."""
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
+        # A field with a default may be absent (a document of an earlier, smaller version).
         return kind(
             **{
                 field.name: build(hints[field.name], value[field.name])
                 for field in dataclasses.fields(kind)
-                if field.init
+                if field.init and (field.name in value or not _has_default(field))
             }
         )
     origin = get_origin(kind)

@@ -200,6 +200,10 @@ def _stage_failures(parts: Parts) -> list[Reason]:
     if parts.lint is not None and parts.lint.verdict == "failed":
         tools = tuple(t.tool for t in parts.lint.tools if t.outcome != "passed")
         found.append(Reason("lint_failed", tools))
+    # A partial runtime check verified only part of its promise: never SAFE unless allowed.
+    compat = parts.compat
+    if compat is not None and compat.verdict == "partial" and not compat.allow_partial:
+        found.append(Reason("checks_partial", compat.partial_checks))
     return found
 
 
@@ -219,11 +223,6 @@ def _problems(schema: SchemaReport | None, compat: CompatResults | None) -> list
         failed = checks_with(compat, "failed")
         if failed or compat.verdict == "failed":
             found.append(Reason("checks_failed", failed))
-        partial = tuple(
-            c.id for c in compat.checks if str(c.outcome) not in (PASSED, "failed", NOT_RUN)
-        )
-        if partial:
-            found.append(Reason("checks_partial", partial))
         cells = tuple(f"{cell.client}->{cell.server}" for cell in compat.matrix if not cell.passed)
         if cells:
             found.append(Reason("matrix_failed", cells))
@@ -264,7 +263,10 @@ def judge_parts(parts: Parts) -> Verdict:
     statuses: Sequence[StageStatus] = stage_statuses(parts)
     missing = tuple(s.stage for s in statuses if s.status == "missing")
     stage_failures = _stage_failures(parts)
-    failed_stages = tuple(r.kind.removesuffix("_failed") for r in stage_failures)
+    failed_stages = tuple(
+        "compat" if r.kind == "checks_partial" else r.kind.removesuffix("_failed")
+        for r in stage_failures
+    )
     rehearsal_problems, doubts = _rehearsal_findings(parts.schema, parts.rehearsal)
     problems = [*_problems(parts.schema, parts.compat), *rehearsal_problems]
     not_run = checks_with(parts.compat, NOT_RUN)
@@ -280,6 +282,9 @@ def judge_parts(parts: Parts) -> Verdict:
         code = EXIT_FAILED if stage_failures or doubts else EXIT_UNUSABLE
         return Verdict(INCOMPLETE, "incomplete", tuple(reasons), missing, failed_stages, code)
     rollout = _rollout(parts.schema, parts.compat)
+    if parts.compat is not None and parts.compat.allow_partial and parts.compat.partial_checks:
+        # Allowed, and said: the verdict names what was only partly verified.
+        rollout.append(Reason("checks_partial_allowed", parts.compat.partial_checks))
     if rollout:
         return Verdict(
             SAFE_WITH_ROLLOUT_ORDER, "safe-with-rollout-order", tuple(rollout), (), (), EXIT_OK

@@ -24,7 +24,7 @@ import grpc.aio
 from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection, reflection_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from toolkit import __version__
 from toolkit.contract import DEFAULT_SPACE
@@ -107,6 +107,51 @@ def _schema_version(schema: Schema) -> str:
         return "unknown"
 
 
+# grpcio-reflection ships only v1alpha; v1 (what grpcurl and Node's client ask for first) is the
+# same messages and method under another package, so it is served by the same handler.
+REFLECTION_V1_PACKAGE = "grpc.reflection.v1"
+REFLECTION_V1_SERVICE = f"{REFLECTION_V1_PACKAGE}.ServerReflection"
+
+
+def _reflection_v1_file() -> descriptor_pb2.FileDescriptorProto:
+    """reflection.proto's v1 file: v1alpha's descriptor with its package renamed."""
+    proto = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(proto)
+    old, new = f".{proto.package}.", f".{REFLECTION_V1_PACKAGE}."
+    proto.name = "grpc/reflection/v1/reflection.proto"
+    proto.package = REFLECTION_V1_PACKAGE
+    for message in proto.message_type:
+        for field in message.field:
+            if field.type_name.startswith(old):
+                field.type_name = new + field.type_name[len(old) :]
+    for service in proto.service:
+        for method in service.method:
+            method.input_type = new + method.input_type[len(old) :]
+            method.output_type = new + method.output_type[len(old) :]
+    return proto
+
+
+def _enable_reflection(
+    server: grpc.aio.Server, services: list[str], pool: descriptor_pool.DescriptorPool
+) -> None:
+    """Server reflection as v1alpha and v1, one servicer behind both."""
+    servicer = reflection.aio.ReflectionServicer(
+        [*services, reflection.SERVICE_NAME, REFLECTION_V1_SERVICE], pool=pool
+    )
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    v1 = grpc.method_handlers_generic_handler(
+        REFLECTION_V1_SERVICE,
+        {
+            "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                servicer.ServerReflectionInfo,
+                request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+            )
+        },
+    )
+    server.add_generic_rpc_handlers((v1,))
+
+
 def _reflection_pool(schema: Schema) -> descriptor_pool.DescriptorPool:
     """The schema's files plus health and reflection, so `grpcurl` can describe all three."""
     pool = descriptor_pool.DescriptorPool()
@@ -116,6 +161,7 @@ def _reflection_pool(schema: Schema) -> descriptor_pool.DescriptorPool:
         proto = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(proto)
         files.append(proto)
+    files.append(_reflection_v1_file())
     for file_proto in files:
         if file_proto.name not in added:
             pool.Add(file_proto)
@@ -196,14 +242,10 @@ class EngramServer:
         for name in ["", *services]:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            [
-                *services,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
+        _enable_reflection(
             server,
-            pool=_reflection_pool(self.schema),
+            [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
+            _reflection_pool(self.schema),
         )
         target = f"{self.config.host}:{self.config.port}"
         try:

@@ -57,6 +57,96 @@ def test_field_and_header_disagree(
         )
 
 
+@check("ERR_CONFLICT")
+@pytest.mark.parametrize("rpc", RPC_NAMES)
+def test_two_headers_disagree(
+    rpc: str,
+    new_client: NewClientFactory,
+    space: str,
+    other_space: str,
+    unique: Callable[[str], str],
+    evidence: Evidence,
+) -> None:
+    client = new_client(None, "none")
+    evidence.record(headers=[space, other_space])
+    memory_id = unique("twoheaders")
+    outcome = minimal_call(
+        client, rpc, memory_id, [(SPACE_HEADER, space), (SPACE_HEADER, other_space)]
+    )
+    evidence.record(call=outcome.evidence())
+    evidence.verify(
+        outcome.code == "INVALID_ARGUMENT",
+        f"INVALID_ARGUMENT for two {SPACE_HEADER} headers naming {space} and {other_space}",
+        f"{outcome.code} {outcome.details}",
+    )
+    for where in (space, other_space):
+        reader = new_client(where)
+        found = reader.call("Recall", reader.request("Recall", cue={"id": memory_id}))
+        evidence.verify(
+            not found.response.memories, f"nothing written to {where}", f"{memory_id} in {where}"
+        )
+
+
+# Hostile values: (label, RPC, field the answer must name, request fields).
+OUT_OF_RANGE_S = 10**11  # year 5138: a valid Timestamp, beyond what a server can store
+BAD_VALUES: dict[str, tuple[str, str, dict[str, object]]] = {
+    "nan_confidence": ("Remember", "memory.confidence", {"confidence": float("nan")}),
+    "inf_confidence": ("Remember", "memory.confidence", {"confidence": float("inf")}),
+    "minus_inf_confidence": ("Remember", "memory.confidence", {"confidence": float("-inf")}),
+    "created_at_out_of_range": (
+        "Remember",
+        "memory.created_at",
+        {"created_at": {"seconds": OUT_OF_RANGE_S}},
+    ),
+    "episode_when_out_of_range": (
+        "Experience",
+        "episode.when",
+        {"when": {"seconds": -OUT_OF_RANGE_S}},
+    ),
+}
+
+
+@check("ERR_BAD_VALUE")
+@pytest.mark.parametrize("label", sorted(BAD_VALUES))
+def test_hostile_value_is_invalid_argument(
+    label: str,
+    new_client: NewClientFactory,
+    space: str,
+    unique: Callable[[str], str],
+    evidence: Evidence,
+) -> None:
+    rpc, field, values = BAD_VALUES[label]
+    client = new_client(space, "field")
+    memory_id = unique("bad")
+    if rpc == "Remember":
+        request = client.request("Remember", memory={"id": memory_id, "content": "v", **values})
+    else:
+        request = client.request("Experience", episode={"id": memory_id, "what": "v", **values})
+    outcome = client.call(rpc, request)
+    (sent,) = values.values()
+    evidence.record(space=space, rpc=rpc, sent={field: repr(sent)}, call=outcome.evidence())
+    named = field in outcome.details or any(
+        v.get("field") == field for v in (outcome.bad_request or [])
+    )
+    evidence.verify(
+        outcome.code == "INVALID_ARGUMENT" and named,
+        f"INVALID_ARGUMENT naming {field} for {rpc} with {field} = {sent}",
+        f"{outcome.code} {outcome.details!r}",
+    )
+    if rpc == "Remember":
+        found = client.call("Recall", client.request("Recall", cue={"id": memory_id}))
+        evidence.verify(
+            not found.response.memories, f"{memory_id} not stored", f"{memory_id} was stored"
+        )
+    good_id = unique("good")
+    after = client.call(
+        "Remember", client.request("Remember", memory={"id": good_id, "content": "fine"})
+    )
+    evidence.verify(
+        after.ok, "the next valid Remember: OK", f"the next valid Remember: {after.code}"
+    )
+
+
 @check("ERR_UNKNOWN_SPACE")
 @pytest.mark.parametrize("rpc", RPC_NAMES)
 def test_unknown_space_is_not_found(

@@ -94,16 +94,21 @@ def _legacy_remember(case: LegacyCase) -> None:
 
 def _legacy_recall(case: LegacyCase) -> None:
     (request,) = case.parsed("Recall")
-    target = request.cue.id or f"{case.home.space}-recall-target"
+    # A recorded id may be written by another recorded case too (in a default space that other
+    # workers share): only "one memory with that id, from the default space" is this case's.
+    target = request.cue.id or f"{case.control.space}-recall-target"
     content = f"{request.cue.content_contains or 'legacy recall'} target"
     remember(case.home, target, f"{content} in default")
     remember(case.control, target, f"{content} in another space")
     outcome = case.send("Recall")
     contents = [m.content for m in outcome.response.memories if m.id == target]
     case.evidence.record(recalled=contents)
+    from_default = len(contents) == 1 and not contents[0].endswith("in another space")
+    if not request.cue.id:
+        from_default = contents == [f"{content} in default"]
     case.evidence.verify(
-        contents == [f"{content} in default"],
-        f"{target} recalled from the default space",
+        from_default,
+        f"{target} recalled once, from the default space",
         f"{target} recalled as {contents}",
     )
 
@@ -139,14 +144,35 @@ def _legacy_experience(case: LegacyCase) -> None:
         watcher.stop()
 
 
+# Other clients (other workers against one --target) may write to the default space while
+# its count is read: the comparison is made in a window where the count held still.
+INTROSPECT_ATTEMPTS = 10
+
+
 def _legacy_introspect(case: LegacyCase) -> None:
     remember(case.control, f"{case.control.space}-marker")
-    outcome = case.send("Introspect")
-    home = case.home.call("Introspect", case.home.request("Introspect"))
-    legacy_count, home_count = outcome.response.memory_count, home.response.memory_count
+
+    def count() -> int:
+        return int(
+            case.home.call("Introspect", case.home.request("Introspect")).response.memory_count
+        )
+
+    for _ in range(INTROSPECT_ATTEMPTS):
+        before = count()
+        outcome = case.send("Introspect")
+        after = count()
+        if before == after:
+            break
+    legacy_count = outcome.response.memory_count
+    if before != after:
+        case.evidence.partial(
+            f"memory_count of space {case.default}: it changed during each of "
+            f"{INTROSPECT_ATTEMPTS} attempts (other clients write to it)"
+        )
+        return
     case.evidence.verify(
-        legacy_count == home_count,
-        f"memory_count of space {case.default}: {home_count}",
+        legacy_count == after,
+        f"memory_count of space {case.default}: {after}",
         f"memory_count {legacy_count}",
     )
 

@@ -2,9 +2,10 @@
 
 On generated schemas of 1,000 and 3,000 messages (10 fields each: scalars, a repeated field,
 a nested message, a link to the next message; the current schema adds `memory_space_id` to
-every message, all of them requests), one run times buf's two commands on the pair as a user would run them, then
-the toolkit's whole `check` with a fresh compile cache. Target: check <= 1.5x buf at each size.
-Each side keeps its best of `ROUNDS`. Run: `python -m tests.bench.bench_schema`.
+every message, all of them requests), one run times buf's two commands on the pair as a user
+would run them, then the toolkit's whole `check` with a fresh compile cache. Target: check
+<= 1.5x buf at each size. Each side keeps its best of `ROUNDS`.
+Run: `python -m tests.bench.bench_schema`.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def test_json_naming_a_folder_is_one_line_exit_2(tmp_path: Path) -> None:
         env=cli_env(tmp_path / "cache"),
     )
     assert proc.returncode == 2
-    assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
+    assert "it is a folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_annotations_are_printed_inside_github_actions(tmp_path: Path) -> None:

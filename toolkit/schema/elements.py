@@ -54,11 +54,17 @@ class SchemaIndex:
 
 
 def _lines(file_proto: descriptor_pb2.FileDescriptorProto) -> dict[tuple[int, ...], int]:
-    return {
-        tuple(location.path): location.span[0] + 1
-        for location in file_proto.source_code_info.location
-        if location.span
-    }
+    """The first line of every element's declaration. Element paths are (field, index) pairs,
+    so an odd-length path (a name, a type, a number inside a declaration: most locations of
+    a large schema) is skipped before it is copied."""
+    lines = {}
+    for location in file_proto.source_code_info.location:
+        path = location.path
+        if len(path) % 2 == 0 or len(path) == 1:  # (FILE_PACKAGE,) is the one odd element
+            span = location.span
+            if span:
+                lines[tuple(path)] = span[0] + 1
+    return lines
 
 
 def _index_message(

@@ -71,6 +71,14 @@ CHECK_REMEDIES: dict[str, str] = {
         "bound each subscriber's queue: end a stalled subscriber with RESOURCE_EXHAUSTED, "
         "without slowing the subscribers of other spaces"
     ),
+    "ERR_BAD_VALUE": (
+        "refuse a hostile field value (NaN or infinite confidence, a timestamp out of range) "
+        "with INVALID_ARGUMENT and a BadRequest naming the field, failing only that caller"
+    ),
+    "SPACE_LIFECYCLE": (
+        "end a deleted space's subscribers with NOT_FOUND and refuse its writers with "
+        "NOT_FOUND; never bring a deleted space back by writing to it"
+    ),
     "FLOW_BOUND": (
         "bind a bidirectional flow to the space of its first message and end it with "
         "INVALID_ARGUMENT when a later message names another space"

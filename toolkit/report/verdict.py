@@ -106,6 +106,13 @@ def checks_with(compat: CompatResults | None, outcome: str) -> tuple[str, ...]:
     return tuple(c.id for c in (compat.checks if compat else ()) if str(c.outcome) == outcome)
 
 
+def _partly(compat: CompatResults) -> bool:
+    """Some check verified only part of its promise (by its outcome or the stage's verdict)."""
+    return (compat.verdict == "partial" and not checks_with(compat, NOT_RUN)) or bool(
+        checks_with(compat, "partial")
+    )
+
+
 def predicted_safe(schema: SchemaReport | None, run: RehearsalRun) -> bool | None:
     """Whether the schema check predicts this rehearsed order safe (every baseline agrees);
     None when it makes no claim: a random order (unless any order is safe), or no schema
@@ -202,8 +209,9 @@ def _stage_failures(parts: Parts) -> list[Reason]:
         found.append(Reason("lint_failed", tools))
     # A partial runtime check verified only part of its promise: never SAFE unless allowed.
     compat = parts.compat
-    if compat is not None and compat.verdict == "partial" and not compat.allow_partial:
-        found.append(Reason("checks_partial", compat.partial_checks))
+    # (A check that did not run is its own reason, `checks_not_run`.)
+    if compat is not None and _partly(compat) and not compat.allow_partial:
+        found.append(Reason("checks_partial", checks_with(compat, "partial")))
     return found
 
 
@@ -282,14 +290,20 @@ def judge_parts(parts: Parts) -> Verdict:
         code = EXIT_FAILED if stage_failures or doubts else EXIT_UNUSABLE
         return Verdict(INCOMPLETE, "incomplete", tuple(reasons), missing, failed_stages, code)
     rollout = _rollout(parts.schema, parts.compat)
-    if parts.compat is not None and parts.compat.allow_partial and parts.compat.partial_checks:
+    allowed: tuple[Reason, ...] = ()
+    if parts.compat is not None and parts.compat.allow_partial and _partly(parts.compat):
         # Allowed, and said: the verdict names what was only partly verified.
-        rollout.append(Reason("checks_partial_allowed", parts.compat.partial_checks))
+        allowed = (Reason("checks_partial_allowed", checks_with(parts.compat, "partial")),)
     if rollout:
         return Verdict(
-            SAFE_WITH_ROLLOUT_ORDER, "safe-with-rollout-order", tuple(rollout), (), (), EXIT_OK
+            SAFE_WITH_ROLLOUT_ORDER,
+            "safe-with-rollout-order",
+            (*rollout, *allowed),
+            (),
+            (),
+            EXIT_OK,
         )
-    return Verdict(SAFE, "safe", (), (), (), EXIT_OK)
+    return Verdict(SAFE, "safe", allowed, (), (), EXIT_OK)
 
 
 def judge(results: ResultsDocument) -> Verdict:

@@ -240,8 +240,9 @@ class EngramServicer:
                 context,
                 failure(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"subscriber fell behind: more than {subscription.buffer} events were "
-                    "waiting to be sent; the stream was ended, resubscribe to continue",
+                    f"subscriber fell behind: more than {subscription.buffer} events or "
+                    f"{subscription.buffer_bytes} bytes of events were waiting to be sent; "
+                    "the stream was ended, resubscribe to continue",
                 ),
             )
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from toolkit.server.space_id import MemorySpaceId
 from toolkit.server.store import StoredMemory
 
-
 DEFAULT_BUFFER_EVENTS = 1024
 DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024
 _EVENT_OVERHEAD = 256  # the event, its memory record and their small fields
@@ -37,8 +36,7 @@ def memory_nbytes(memory: StoredMemory) -> int:
     content = memory.content
     held = sys.getsizeof(content) + sys.getsizeof(memory.id)
     held += _FLOAT_HELD * len(memory.embedding)
-    # Encoded: UTF-8 is at most the held size's characters × their width; an ASCII text
-    # (the common case) encodes to its length.
+    # Encoded: an ASCII text (the common case) is its length in UTF-8.
     wire = len(content) if content.isascii() else len(content.encode())
     wire += len(memory.id) + _FLOAT_WIRE * len(memory.embedding)
     return _EVENT_OVERHEAD + held + wire

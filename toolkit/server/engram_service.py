@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
+import os
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -61,9 +65,17 @@ _FIELD_OVERHEAD = 6  # a repeated message field's tag and length prefix, at most
 # A search of more live memories than this runs on a worker thread (`SpaceStore.scan`), so
 # one tenant's full scan never stalls the event loop every other tenant is served by.
 OFF_LOOP_SCAN_MEMORIES = 2_000
-SCAN_WORKERS = 2  # scans at once; more wait their turn
+SCAN_WORKERS = 1  # scans at once (more wait their turn): a core stays free for the loop
+SCAN_NICENESS = 10  # scan threads yield the CPU to the loop's (Linux: a thread's own nice)
 
 __all__ = ["MAX_UNPUBLISHED", "SERVICE", "Context", "EngramServicer", "abort", "decoded"]
+
+
+def _lower_priority() -> None:
+    """Lower the calling thread's CPU priority, where the system allows (Linux)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SCAN_NICENESS)
 
 
 class EngramServicer:
@@ -87,7 +99,7 @@ class EngramServicer:
         self.writer = StoreWriter()
         self.flows = CommitFlows(self.writer, self._publish_remembered)
         self._scans = concurrent.futures.ThreadPoolExecutor(
-            max_workers=SCAN_WORKERS, thread_name_prefix="engram-scan"
+            max_workers=SCAN_WORKERS, thread_name_prefix="engram-scan", initializer=_lower_priority
         )
 
     async def close(self) -> None:

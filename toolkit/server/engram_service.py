@@ -32,6 +32,7 @@ from toolkit.server.rpc import (
     abort,
     announce,
     decoded,
+    fail,
     failures,
     method_handlers,
     store_failure,
@@ -145,9 +146,12 @@ class EngramServicer:
         self, rpc: str, body: Callable[[Any, Resolution], Awaitable[Any]]
     ) -> Callable[[Any, Context], Awaitable[Any]]:
         async def handle(request: Any, context: Context) -> Any:
-            async with failures(context, rpc):
+            # `failures`, inline: an async context manager costs every call a generator.
+            try:
                 resolution = await self._open(rpc, decoded(request), context)
                 return await body(request, resolution)
+            except Exception as exc:
+                await fail(context, rpc, exc)
 
         return handle
 
@@ -172,7 +176,9 @@ class EngramServicer:
         store = resolution.handle.store
         kind = request.WhichOneof("memory_type")
         if kind == "memory":
-            memory = store.remember(self.messages.stored_memory(request.memory))
+            # Group commit: concurrent writes commit together on the writer thread, and the
+            # answer waits for its own commit (an acknowledged write survives SIGKILL).
+            memory = await self.writer.submit(store, self.messages.stored_memory(request.memory))
             await self._publish(resolution, EventKind.REMEMBERED, memory)
             return self.messages.new(
                 "RememberResponse", memory_id=memory.id, confidence=memory.confidence
@@ -224,14 +230,15 @@ class EngramServicer:
 
     async def recall_call(self, request: Any, context: Context) -> Any:
         """Recall, saying in its trailing metadata how many matches the bounds left out."""
-        async with failures(context, "Recall"):
+        try:
             resolution = await self._open("Recall", decoded(request), context)
             response, omitted = await self.bounded_recall(request, resolution)
-            if omitted:
-                context.set_trailing_metadata(
-                    (*resolution.announced, (TRUNCATED_HEADER, str(omitted)))
-                )
-            return response
+        except Exception as exc:
+            await fail(context, "Recall", exc)
+            return None
+        if omitted:
+            context.set_trailing_metadata((*resolution.announced, (TRUNCATED_HEADER, str(omitted))))
+        return response
 
     async def recall(self, request: Any, resolution: Resolution) -> Any:
         response, _ = await self.bounded_recall(request, resolution)

@@ -176,9 +176,7 @@ class EngramServicer:
         store = resolution.handle.store
         kind = request.WhichOneof("memory_type")
         if kind == "memory":
-            # Group commit: concurrent writes commit together on the writer thread, and the
-            # answer waits for its own commit (an acknowledged write survives SIGKILL).
-            memory = await self.writer.submit(store, self.messages.stored_memory(request.memory))
+            memory = store.remember(self.messages.stored_memory(request.memory))
             await self._publish(resolution, EventKind.REMEMBERED, memory)
             return self.messages.new(
                 "RememberResponse", memory_id=memory.id, confidence=memory.confidence

@@ -60,7 +60,7 @@ def msg(name: str, **fields: Any) -> Any:
 # --- the two servers, each in its own process ------------------------------------------
 
 
-def _serve_command() -> list[str]:
+def serve_command() -> list[str]:
     """`engram-compat serve`, as installed beside this interpreter (else `-m toolkit`)."""
     script = Path(sys.executable).with_name("engram-compat")
     return [str(script)] if script.exists() else [sys.executable, "-m", "toolkit"]
@@ -122,7 +122,7 @@ def echo_server(tmp: Path) -> Iterator[str]:
 @contextmanager
 def engram_server(tmp: Path) -> Iterator[str]:
     """`engram-compat serve` on a fresh data dir, in its own process, with the bench's spaces."""
-    command = [*_serve_command(), "serve", "--port", "0", "--data-dir", str(tmp / "data")]
+    command = [*serve_command(), "serve", "--port", "0", "--data-dir", str(tmp / "data")]
     with server_process(command, tmp / "serve.log") as address:
         with grpc.insecure_channel(address) as channel:
             create = channel.unary_unary(f"/{SPACE_SERVICE}/CreateSpace")

@@ -375,7 +375,8 @@ class EngramServicer:
         try:
             async with failures(context, rpc, committed_so_far):
                 try:
-                    async for request in requests:
+                    # context.read(), not `async for`: no async generator step per message.
+                    while (request := await context.read()) is not grpc.aio.EOF:
                         decoded(request)
                         if resolution is None:
                             resolution = await self._open(rpc, request, context)

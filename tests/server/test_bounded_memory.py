@@ -15,8 +15,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from tests.conftest import run_cli
 from tests.server.calls import Collector
 from tests.server.conftest import Client, start
+from tests.server.serving import serving
 from toolkit.server.app import ServerOverrides
 from toolkit.server.hub import EventHub, Subscription
 from toolkit.server.space_id import MemorySpaceId
@@ -115,3 +117,32 @@ def test_the_byte_bound_check_fails_on_a_hub_without_one(data_dir: Path) -> None
     assert received == EVENTS
     with pytest.raises(AssertionError):
         check_bounded(data_dir.parent / "again", NoByteBoundHub)
+
+
+def test_serve_takes_the_byte_bound_from_its_command_line(tmp_path: Path) -> None:
+    """A real `serve --subscriber-buffer-bytes`: a stalled subscriber of 64 KiB events is
+    ended with RESOURCE_EXHAUSTED, its message naming the byte bound."""
+    bound = 256 * 1024
+    with serving(tmp_path / "data", tmp_path / "log", "--subscriber-buffer-bytes", str(bound)) as (
+        _,
+        client,
+    ):
+        client.create_space(SPACE)
+        stalled = client.subscribe(SPACE)
+        for n in range(120):
+            client.remember(CONTENT, SPACE, memory_id=f"m{n}")
+        with pytest.raises(grpc.RpcError) as caught:
+            for _ in stalled:
+                pass
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert f"{bound} bytes" in (caught.value.details() or "")
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_an_out_of_range_byte_bound_exits_2_with_one_line(tmp_path: Path, value: str) -> None:
+    result = run_cli(
+        ["serve", "--data-dir", str(tmp_path / "data"), "--subscriber-buffer-bytes", value]
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "--subscriber-buffer-bytes" in result.stderr

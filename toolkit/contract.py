@@ -25,6 +25,11 @@ DEFAULT_SPACE = "default"
 QUARANTINED_COUNT = -1
 QUARANTINE_HEADER = "x-engram-quarantined"
 
+# Recall answers are bounded (by result count and by bytes, under a client's default 4 MiB
+# receive limit); an answer the bound cut short carries this trailing header, its value the
+# number of matching memories the bound left out (a decimal integer).
+TRUNCATED_HEADER = "x-engram-truncated"
+
 # google.rpc.ErrorInfo of a well-formed space id that is not registered.
 NOT_FOUND_REASON = "MEMORY_SPACE_NOT_FOUND"
 ERROR_DOMAIN = PACKAGE

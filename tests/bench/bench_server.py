@@ -2,10 +2,12 @@
 
     python -m tests.bench.bench_server        (or `nox -s bench`)
 
-The same client harness drives both servers (raw bytes in, raw bytes out), both servers run
-grpc.aio on their own event loop thread in this process, and every figure is a ratio:
-Remember and Recall calls/s vs a bare unary echo; Stream messages/s delivered to 8
-subscribers in 2 spaces vs 8 bare server streams; `registry.get` vs `dict.get`. The events
+Measured as deployed: `engram-compat serve` runs as its own process, the bare grpc.aio echo
+server (`echo_server`) as its own process, and this process is the measuring client (asyncio,
+IN_FLIGHT calls in flight), the same harness for both (raw bytes in, raw bytes out). Every
+figure is a ratio: Remember and Recall calls/s vs a bare unary echo; Stream messages/s
+delivered to 8 subscribers in 2 spaces vs 8 bare server streams; `registry.get` vs
+`dict.get` (in process: a micro-benchmark of the lookup). The events
 the subscribers receive are written by StreamingRemember calls from another process
 (`stream_writer`), so the measured client only reads, as it does from the echo. Each side's
 figure is its best of ROUNDS (load on these machines only ever slows a round down), the
@@ -15,11 +17,11 @@ baseline and the server measured in turn; every request is encoded before a cloc
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import os
+import select
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import timeit
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,12 +33,13 @@ import grpc
 import grpc.aio
 
 from tests.bench.common import record
+from toolkit.contract import ENGRAM_SERVICE, SPACE_SERVICE
 from toolkit.schema.pool import load_schema
-from toolkit.server.app import ServerConfig, start_server_thread
 from toolkit.server.registry import MemorySpaceRegistry
 from toolkit.server.space_id import MemorySpaceId
 
-UNARY_CALLS = 1000
+UNARY_CALLS = 3000
+IN_FLIGHT = 32  # the measuring client's calls in flight at once (asyncio)
 ROUNDS = 10  # each side's best of ROUNDS, the two sides measured in turn
 STREAM_EVENTS_PER_SPACE = 2500
 # A stream round is short and its rate spreads widely (the echo's from 14,000 to 28,000
@@ -54,55 +57,80 @@ def msg(name: str, **fields: Any) -> Any:
     return SCHEMA.message(f"engram.v1.{name}")(**fields)
 
 
-# --- the bare echo server ------------------------------------------------------------------
+# --- the two servers, each in its own process ------------------------------------------
 
 
-def _stream_message() -> bytes:
-    memory = msg("Memory", id="0123456789abcdef", content="c" * 64, confidence=0.5)
-    response = msg("StreamResponse", event_type=1, memory=memory, sequence=1)
-    response.timestamp.FromNanoseconds(time.time_ns())
-    data: bytes = response.SerializeToString()
-    return data
+def serve_command() -> list[str]:
+    """`engram-compat serve`, as installed beside this interpreter (else `-m toolkit`)."""
+    script = Path(sys.executable).with_name("engram-compat")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "toolkit"]
 
 
-async def _echo(request: bytes, context: Any) -> bytes:
-    return request
+PIDS: dict[str, int] = {}  # each server process by its address
 
 
-async def _echo_stream(request: bytes, context: Any) -> Any:
-    message = _stream_message()
-    for _ in range(int(request.decode())):
-        yield message
+def cpu_seconds(address: str) -> float:
+    """CPU seconds (user + system, every thread) the server at `address` has used so far."""
+    fields = Path(f"/proc/{PIDS[address]}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(address: str, measure: Callable[[], float], used: list[float]) -> Callable[[], float]:
+    """`measure`, adding the CPU seconds the server used during it to `used[0]`."""
+
+    def measured() -> float:
+        before = cpu_seconds(address)
+        rate = measure()
+        used[0] += cpu_seconds(address) - before
+        return rate
+
+    return measured
 
 
 @contextmanager
-def echo_server() -> Iterator[str]:
-    """A grpc.aio echo server on its own loop thread, like the reference server."""
-    loop = asyncio.new_event_loop()
-    ready: concurrent.futures.Future[tuple[Any, int]] = concurrent.futures.Future()
-
-    async def start() -> None:
-        server = grpc.aio.server()
-        handlers = {
-            "Echo": grpc.unary_unary_rpc_method_handler(_echo),
-            "Stream": grpc.unary_stream_rpc_method_handler(_echo_stream),
-        }
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("bench.Echo", handlers),)
+def server_process(command: list[str], log: Path) -> Iterator[str]:
+    """Run `command` until it prints `listening on HOST:PORT`; yield the address; stop it."""
+    with log.open("w") as errors:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True
         )
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        ready.set_result((server, port))
-
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()))
-    thread.start()
-    server, port = ready.result(30)
+    assert process.stdout is not None
     try:
-        yield f"127.0.0.1:{port}"
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        line = process.stdout.readline() if ready else ""
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"{command[0]} did not start: {line!r} {log.read_text()[-2000:]}")
+        address = line.removeprefix("listening on ").strip()
+        PIDS[address] = process.pid
+        yield address
     finally:
-        asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def echo_server(tmp: Path) -> Iterator[str]:
+    """The bare grpc.aio echo server, in its own process."""
+    with server_process([sys.executable, "-m", "tests.bench.echo_server"], tmp / "echo.log") as a:
+        yield a
+
+
+@contextmanager
+def engram_server(tmp: Path) -> Iterator[str]:
+    """`engram-compat serve` on a fresh data dir, in its own process, with the bench's spaces."""
+    command = [*serve_command(), "serve", "--port", "0", "--data-dir", str(tmp / "data")]
+    with server_process(command, tmp / "serve.log") as address:
+        with grpc.insecure_channel(address) as channel:
+            create = channel.unary_unary(f"/{SPACE_SERVICE}/CreateSpace")
+            for space in SPACES:
+                create(
+                    msg("CreateSpaceRequest", memory_space_id=space).SerializeToString(), timeout=30
+                )
+        yield address
 
 
 # --- the harness, shared by both servers -------------------------------------------------
@@ -124,18 +152,24 @@ def best_interleaved(
 def unary_caller(
     address: str, path: str, payload: bytes, calls: int = UNARY_CALLS
 ) -> Iterator[Callable[[], float]]:
-    """A measurement of sequential calls/s on one connected channel."""
-    with grpc.insecure_channel(address) as channel:
-        call = channel.unary_unary(path)
-        call(payload, timeout=10)  # connect outside the measurement
+    """A measurement of calls/s with IN_FLIGHT calls in flight on one connected channel."""
 
-        def measure() -> float:
+    async def once() -> float:
+        async with grpc.aio.insecure_channel(address) as channel:
+            call = channel.unary_unary(path)
+            await call(payload, timeout=10)  # connect outside the measurement
+            left = [calls]
+
+            async def worker() -> None:
+                while left[0] > 0:
+                    left[0] -= 1
+                    await call(payload, timeout=30)
+
             start = time.perf_counter()
-            for _ in range(calls):
-                call(payload, timeout=10)
+            await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
             return calls / (time.perf_counter() - start)
 
-        yield measure
+    yield lambda: asyncio.run(once())
 
 
 async def _drain(call: Any, expected: int) -> int:
@@ -223,15 +257,26 @@ def measure_unary(echo: str, engram: str) -> dict[str, float]:
     ).SerializeToString()
     figures: dict[str, float] = {}
     for name, path, payload in (
-        ("remember", "/engram.v1.EngramService/Remember", remember),
-        ("recall", "/engram.v1.EngramService/Recall", recall),
+        ("remember", f"/{ENGRAM_SERVICE}/Remember", remember),
+        ("recall", f"/{ENGRAM_SERVICE}/Recall", recall),
     ):
         with (
             unary_caller(echo, "/bench.Echo/Echo", payload) as bare_calls,
             unary_caller(engram, path, payload) as served_calls,
         ):
-            rates = best_interleaved({"bare": bare_calls, "served": served_calls})
+            bare_cpu, served_cpu = [0.0], [0.0]
+            rates = best_interleaved(
+                {
+                    "bare": with_cpu(echo, bare_calls, bare_cpu),
+                    "served": with_cpu(engram, served_calls, served_cpu),
+                }
+            )
         bare, served = rates["bare"], rates["served"]
+        # The servers' own CPU per call: steadier than rates under load (a diagnosis, no target).
+        figures[f"{name}_cpu_us_per_call"] = round(served_cpu[0] / (ROUNDS * UNARY_CALLS) * 1e6, 1)
+        figures[f"{name}_echo_cpu_us_per_call"] = round(
+            bare_cpu[0] / (ROUNDS * UNARY_CALLS) * 1e6, 1
+        )
         figures[f"{name}_calls_per_s"] = round(served, 1)
         figures[f"{name}_echo_calls_per_s"] = round(bare, 1)
         figures[f"{name}_ratio"] = round(served / bare, 3)
@@ -244,19 +289,27 @@ def measure_stream(echo: str, engram: str) -> dict[str, float]:
     bare_streams = stream_rate(echo, [("/bench.Echo/Stream", str(count).encode())] * streams, count)
     subscriptions = [
         (
-            "/engram.v1.EngramService/Stream",
+            f"/{ENGRAM_SERVICE}/Stream",
             msg("StreamRequest", memory_space_id=space).SerializeToString(),
         )
         for space in SPACES
         for _ in range(SUBSCRIBERS_PER_SPACE)
     ]
+    bare_cpu, served_cpu = [0.0], [0.0]
     with stream_writer(engram, count) as write_round:
         served_streams = stream_rate(engram, subscriptions, count, write_round)
         rates = best_interleaved(
-            {"bare": bare_streams, "served": served_streams}, rounds=STREAM_ROUNDS
+            {
+                "bare": with_cpu(echo, bare_streams, bare_cpu),
+                "served": with_cpu(engram, served_streams, served_cpu),
+            },
+            rounds=STREAM_ROUNDS,
         )
     bare, served = rates["bare"], rates["served"]
+    messages = STREAM_ROUNDS * count * streams
     return {
+        "stream_cpu_us_per_msg": round(served_cpu[0] / messages * 1e6, 2),
+        "stream_echo_cpu_us_per_msg": round(bare_cpu[0] / messages * 1e6, 2),
         "stream_fanout_msgs_per_s": round(served, 1),
         "stream_echo_msgs_per_s": round(bare, 1),
         "stream_fanout_ratio": round(served / bare, 3),
@@ -286,14 +339,14 @@ def measure_registry_get() -> dict[str, float]:
 
 def main() -> None:
     figures: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp, echo_server() as echo:
-        config = ServerConfig(data_dir=Path(tmp) / "data")
-        with start_server_thread(config) as engram:
-            for space in SPACES:
-                engram.registry.create(MemorySpaceId(space))
-            figures.update(measure_unary(echo, engram.address))
-            figures.update(measure_stream(echo, engram.address))
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as name:
+        tmp = Path(name)
+        with echo_server(tmp) as echo, engram_server(tmp) as engram:
+            figures.update(measure_unary(echo, engram))
+            figures.update(measure_stream(echo, engram))
     figures.update(measure_registry_get())
+    figures["deployment"] = "out of process: serve, echo and the measuring client"
+    figures["in_flight"] = IN_FLIGHT
     figures["targets"] = TARGETS
     figures["met"] = {
         "recall": figures["recall_ratio"] >= TARGETS["recall"],

@@ -34,7 +34,7 @@ from toolkit.schema.version import SchemaVersionError, declared_version
 from toolkit.server import engram_service, space_service
 from toolkit.server.adopt import PreMigrationRegistry, adopt_pre_migration_store
 from toolkit.server.engram_service import EngramServicer
-from toolkit.server.hub import EventHub
+from toolkit.server.hub import DEFAULT_BUFFER_BYTES, EventHub
 from toolkit.server.logs import LogFormat
 from toolkit.server.registry import (
     DEFAULT_MAX_OPEN_SPACES,
@@ -68,6 +68,7 @@ class ServerConfig:
     default_space: str = DEFAULT_SPACE
     schema: SchemaName = "current"
     subscriber_buffer: int = 1024
+    subscriber_buffer_bytes: int = DEFAULT_BUFFER_BYTES
     log_format: LogFormat = "json"
     shutdown_grace_s: float = 2.0
     max_spaces: int = DEFAULT_MAX_SPACES
@@ -214,6 +215,7 @@ class EngramServer:
         registry.check_in_background()
         registry.create(self.default_space)
         hub = (self.overrides.hub_factory or EventHub)(self.config.subscriber_buffer)
+        hub.buffer_bytes = self.config.subscriber_buffer_bytes  # factories take the count only
         self.hub = hub
         resolver_factory = self.overrides.resolver or (
             LegacyResolver if self.config.schema == "legacy" else SpaceResolver

@@ -17,6 +17,8 @@ MAX_PORT = 65535
 # Mirrors toolkit.server.registry (not imported here: `--help` stays fast).
 DEFAULT_MAX_SPACES = 10_000
 DEFAULT_MAX_OPEN_SPACES = 128
+# Mirrors toolkit.server.hub.DEFAULT_BUFFER_BYTES.
+DEFAULT_SUBSCRIBER_BUFFER_BYTES = 8 * 1024 * 1024
 
 
 class UsageError(ToolkitError):
@@ -60,6 +62,13 @@ def register(subparsers: Any) -> None:
         help="events a stream subscriber may fall behind before it is ended (at least 1)",
     )
     serve.add_argument(
+        "--subscriber-buffer-bytes",
+        type=int,
+        default=DEFAULT_SUBSCRIBER_BUFFER_BYTES,
+        help="bytes of events a stream subscriber may fall behind before it is ended "
+        f"(default {DEFAULT_SUBSCRIBER_BUFFER_BYTES}, 8 MiB)",
+    )
+    serve.add_argument(
         "--max-spaces",
         type=int,
         default=DEFAULT_MAX_SPACES,
@@ -90,6 +99,7 @@ def run_serve(args: argparse.Namespace) -> int:
         default_space=MemorySpaceId(args.default_space),
         schema=args.schema,
         subscriber_buffer=args.subscriber_buffer,
+        subscriber_buffer_bytes=args.subscriber_buffer_bytes,
         log_format=args.log_format,
         max_spaces=args.max_spaces,
         max_open_spaces=args.max_open_spaces,
@@ -108,6 +118,7 @@ def check_serve_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--port {args.port} is not a port: use 0 (any free port) to {MAX_PORT}")
     for flag, value in (
         ("--subscriber-buffer", args.subscriber_buffer),
+        ("--subscriber-buffer-bytes", args.subscriber_buffer_bytes),
         ("--max-spaces", args.max_spaces),
         ("--max-open-spaces", args.max_open_spaces),
     ):

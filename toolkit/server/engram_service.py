@@ -6,25 +6,33 @@ code runs over the current schema, the legacy baseline or a deliberately broken 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
 import logging
+import os
+import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 
-from toolkit.contract import ENGRAM_SERVICE, SPACE_FIELD
+from toolkit.contract import ENGRAM_SERVICE, SPACE_FIELD, TRUNCATED_HEADER
 from toolkit.schema.pool import Schema
 from toolkit.server.commit_flow import MAX_UNPUBLISHED, CommitFlow, CommitFlows
 from toolkit.server.hub import EndReason, EventHub, EventKind, SpaceEvent
 from toolkit.server.messages import Messages, check_event_types, set_if_present
-from toolkit.server.registry import ensure_usable
+from toolkit.server.registry import LazyStore, ensure_usable
 from toolkit.server.resolve import Resolution, SpaceResolver
 from toolkit.server.rpc import (
     Context,
     abort,
     announce,
     decoded,
+    fail,
     failures,
     method_handlers,
     store_failure,
@@ -36,15 +44,39 @@ from toolkit.server.status import (
     space_deleted,
     with_note,
 )
-from toolkit.server.store import StoredMemory
+from toolkit.server.store import (
+    OutOfDescriptors,
+    SpaceStore,
+    StoreClosed,
+    StoreDamaged,
+    StoredMemory,
+)
 from toolkit.server.writes import StoreWriter
 
 log = logging.getLogger(__name__)
 
 SERVICE = ENGRAM_SERVICE
 DEFAULT_MAX_RESULTS = 100
+# A Recall answer holds at most this many memories, and at most this many bytes: under a
+# client's default 4 MiB receive limit with room for the rest of the answer. An answer the
+# bounds cut short says how many matches they left out (TRUNCATED_HEADER, trailing).
+MAX_RECALL_RESULTS = 10_000
+MAX_RECALL_BYTES = 4 * 1024 * 1024 - 64 * 1024
+_FIELD_OVERHEAD = 6  # a repeated message field's tag and length prefix, at most
+# A search of more live memories than this runs on a worker thread (`SpaceStore.scan`), so
+# one tenant's full scan never stalls the event loop every other tenant is served by.
+OFF_LOOP_SCAN_MEMORIES = 2_000
+SCAN_WORKERS = 1  # scans at once (more wait their turn): a core stays free for the loop
+SCAN_NICENESS = 10  # scan threads yield the CPU to the loop's (Linux: a thread's own nice)
 
 __all__ = ["MAX_UNPUBLISHED", "SERVICE", "Context", "EngramServicer", "abort", "decoded"]
+
+
+def _lower_priority() -> None:
+    """Lower the calling thread's CPU priority, where the system allows (Linux)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SCAN_NICENESS)
 
 
 class EngramServicer:
@@ -67,17 +99,21 @@ class EngramServicer:
         self.schema_version = schema_version
         self.writer = StoreWriter()
         self.flows = CommitFlows(self.writer, self._publish_remembered)
+        self._scans = concurrent.futures.ThreadPoolExecutor(
+            max_workers=SCAN_WORKERS, thread_name_prefix="engram-scan", initializer=_lower_priority
+        )
 
     async def close(self) -> None:
-        """Commit the streamed writes still in flight and stop the writer thread."""
+        """Commit the streamed writes still in flight and stop the writer and scan threads."""
         await self.writer.close()
+        self._scans.shutdown(wait=True)
 
     # --- plumbing --------------------------------------------------------------------------
 
     def generic_handler(self) -> grpc.GenericRpcHandler:
         table: dict[str, Callable[..., Any]] = {
             "Remember": self._unary("Remember", self.remember),
-            "Recall": self._unary("Recall", self.recall),
+            "Recall": self.recall_call,
             "Forget": self._unary("Forget", self.forget),
             "Experience": self._unary("Experience", self.experience),
             "Introspect": self._unary("Introspect", self.introspect),
@@ -110,9 +146,12 @@ class EngramServicer:
         self, rpc: str, body: Callable[[Any, Resolution], Awaitable[Any]]
     ) -> Callable[[Any, Context], Awaitable[Any]]:
         async def handle(request: Any, context: Context) -> Any:
-            async with failures(context, rpc):
+            # `failures`, inline: an async context manager costs every call a generator.
+            try:
                 resolution = await self._open(rpc, decoded(request), context)
                 return await body(request, resolution)
+            except Exception as exc:
+                await fail(context, rpc, exc)
 
         return handle
 
@@ -150,21 +189,82 @@ class EngramServicer:
             return self.messages.new("RememberResponse", memory_id=episode.id, confidence=1.0)
         raise invalid_argument("RememberRequest needs a memory or an episode", "memory_type")
 
+    async def _find(
+        self,
+        store: SpaceStore,
+        *,
+        memory_id: str | None,
+        content_contains: str | None,
+        min_confidence: float,
+        limit: int | None = None,
+    ) -> tuple[list[StoredMemory], int]:
+        """`store.find`, a search of a large space on a scan thread (`SpaceStore.scan`)."""
+        if memory_id is not None or store.count() <= OFF_LOOP_SCAN_MEMORIES:
+            return store.find(
+                memory_id=memory_id,
+                content_contains=content_contains,
+                min_confidence=min_confidence,
+                limit=limit,
+            )
+        # The open store is taken here, on the loop (the registry's bounded set of open
+        # stores is the loop's); the scan runs on a scan thread.
+        current = store.store() if isinstance(store, LazyStore) else store
+        scan = functools.partial(
+            current.scan,
+            content_contains=content_contains,
+            min_confidence=min_confidence,
+            limit=limit,
+        )
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._scans, scan)
+        except (StoreClosed, StoreDamaged, OutOfDescriptors):
+            if store.closed:
+                raise
+            # Closed by the bounded set meanwhile, or SQLite could not read beside it: the
+            # memories in memory answer alike (on the loop, once).
+            return store.find(
+                content_contains=content_contains, min_confidence=min_confidence, limit=limit
+            )
+
+    async def recall_call(self, request: Any, context: Context) -> Any:
+        """Recall, saying in its trailing metadata how many matches the bounds left out."""
+        try:
+            resolution = await self._open("Recall", decoded(request), context)
+            response, omitted = await self.bounded_recall(request, resolution)
+        except Exception as exc:
+            await fail(context, "Recall", exc)
+            return None
+        if omitted:
+            context.set_trailing_metadata((*resolution.announced, (TRUNCATED_HEADER, str(omitted))))
+        return response
+
     async def recall(self, request: Any, resolution: Resolution) -> Any:
+        response, _ = await self.bounded_recall(request, resolution)
+        return response
+
+    async def bounded_recall(self, request: Any, resolution: Resolution) -> tuple[Any, int]:
+        """The answer, at most MAX_RECALL_RESULTS memories and MAX_RECALL_BYTES; and how many
+        matches it leaves out that the request asked for."""
         limit = request.max_results if request.max_results > 0 else DEFAULT_MAX_RESULTS
         cue = request.cue
         kind = cue.WhichOneof("cue_type")
-        found, total = resolution.handle.store.find(
+        found, total = await self._find(
+            resolution.handle.store,
             memory_id=cue.id if kind == "id" else None,
             content_contains=cue.content_contains if kind == "content_contains" else None,
             min_confidence=cue.threshold,
-            limit=limit,
+            limit=min(limit, MAX_RECALL_RESULTS),
         )
-        return self.messages.new(
-            "RecallResponse",
-            memories=[self.messages.memory(m) for m in found],
-            total_matched=total,
-        )
+        memories: list[Any] = []
+        size = 0
+        for stored in found:
+            message = self.messages.memory(stored)
+            size += message.ByteSize() + _FIELD_OVERHEAD
+            if size > MAX_RECALL_BYTES:
+                break
+            memories.append(message)
+        response = self.messages.new("RecallResponse", memories=memories, total_matched=total)
+        return response, min(limit, total) - len(memories)
 
     async def forget(self, request: Any, resolution: Resolution) -> Any:
         store = resolution.handle.store
@@ -173,7 +273,8 @@ class EngramServicer:
             ids = [request.memory_id]
         elif target == "pattern":
             kind = request.pattern.WhichOneof("cue_type")
-            matched, _ = store.find(
+            matched, _ = await self._find(
+                store,
                 memory_id=request.pattern.id if kind == "id" else None,
                 content_contains=(
                     request.pattern.content_contains if kind == "content_contains" else None
@@ -240,8 +341,9 @@ class EngramServicer:
                 context,
                 failure(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"subscriber fell behind: more than {subscription.buffer} events were "
-                    "waiting to be sent; the stream was ended, resubscribe to continue",
+                    f"subscriber fell behind: more than {subscription.buffer} events or "
+                    f"{subscription.buffer_bytes} bytes of events were waiting to be sent; "
+                    "the stream was ended, resubscribe to continue",
                 ),
             )
 
@@ -259,8 +361,11 @@ class EngramServicer:
 
         def committed_so_far(error: Exception) -> RpcFailure | None:
             found = store_failure(rpc, error)
-            if found is None or flow is None or not flow.committed:
+            if flow is None or not flow.committed:
                 return found
+            if found is None:  # unforeseen: still say what stays stored
+                log.exception("StreamingRemember failed", extra={"event": "rpc_failed"})
+                found = failure(grpc.StatusCode.INTERNAL, f"{rpc} failed: {type(error).__name__}")
             return with_note(
                 found,
                 f"; {flow.committed} of the {len(ids)} memories this call sent before were "
@@ -270,7 +375,8 @@ class EngramServicer:
         try:
             async with failures(context, rpc, committed_so_far):
                 try:
-                    async for request in requests:
+                    # context.read(), not `async for`: no async generator step per message.
+                    while (request := await context.read()) is not grpc.aio.EOF:
                         decoded(request)
                         if resolution is None:
                             resolution = await self._open(rpc, request, context)
@@ -311,6 +417,7 @@ class EngramServicer:
     ) -> AsyncIterator[Any]:
         rpc = "MemoryFlow"
         resolution: Resolution | None = None
+        omitted = 0
         async with failures(context, rpc):
             async for request in requests:
                 decoded(request)
@@ -325,7 +432,12 @@ class EngramServicer:
                 if kind == "remember":
                     answer = await self.remember(request.remember, resolution)
                 elif kind == "recall":
-                    answer = await self.recall(request.recall, resolution)
+                    answer, left_out = await self.bounded_recall(request.recall, resolution)
+                    if left_out:
+                        omitted += left_out
+                        context.set_trailing_metadata(
+                            (*resolution.announced, (TRUNCATED_HEADER, str(omitted)))
+                        )
                 else:
                     raise invalid_argument("MemoryFlowRequest needs remember or recall", "request")
                 yield self.messages.new("MemoryFlowResponse", **{kind: answer})

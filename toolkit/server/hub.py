@@ -1,20 +1,45 @@
 """Per-space event fan-out with a bounded buffer per subscriber.
 
 Writers never wait: an event is offered to each subscriber's buffer, and a subscriber whose
-buffer is full is evicted (its stream then ends with RESOURCE_EXHAUSTED). Everything here
-runs on the server's event loop thread.
+buffer is full, in events or in bytes, is evicted (its stream then ends with
+RESOURCE_EXHAUSTED). Everything here runs on the server's event loop thread.
+
+The byte bound counts what an event holds while it waits (`SpaceEvent.nbytes`: its memory's
+content, id and embedding as Python holds them plus their encoding), so a stalled subscriber
+of large events holds at most about `buffer_bytes`, however few events that is. One event is
+always accepted by an empty buffer, so an event larger than the bound is still delivered to a
+subscriber that keeps up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from toolkit.server.space_id import MemorySpaceId
 from toolkit.server.store import StoredMemory
+
+DEFAULT_BUFFER_EVENTS = 1024
+DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024
+_EVENT_OVERHEAD = 256  # the event, its memory record and their small fields
+_FLOAT_HELD = 32  # a float in a tuple: its object and the pointer to it
+_FLOAT_WIRE = 4  # a float on the wire (packed float32)
+
+
+def memory_nbytes(memory: StoredMemory) -> int:
+    """What one event of `memory` holds while it waits: the memory as Python holds it plus
+    its encoding (made once, by the first stream that sends it)."""
+    content = memory.content
+    held = sys.getsizeof(content) + sys.getsizeof(memory.id)
+    held += _FLOAT_HELD * len(memory.embedding)
+    # Encoded: an ASCII text (the common case) is its length in UTF-8.
+    wire = len(content) if content.isascii() else len(content.encode())
+    wire += len(memory.id) + _FLOAT_WIRE * len(memory.embedding)
+    return _EVENT_OVERHEAD + held + wire
 
 
 class EventKind(enum.IntEnum):
@@ -38,6 +63,14 @@ class SpaceEvent:
     memory: StoredMemory
     timestamp_ns: int
     _wire: bytes | None = field(default=None, repr=False)
+    _nbytes: int = field(default=-1, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        """What this event holds while it waits in a buffer (see `memory_nbytes`)."""
+        if self._nbytes < 0:
+            self._nbytes = memory_nbytes(self.memory)
+        return self._nbytes
 
     def wire(self, encode: Callable[[SpaceEvent], bytes]) -> bytes:
         if self._wire is None:
@@ -52,15 +85,24 @@ class EndReason(enum.Enum):
 
 
 class Subscription:
-    """One subscriber: a bounded buffer of events of one space."""
+    """One subscriber: a buffer of events of one space, bounded in events and in bytes."""
 
-    def __init__(self, space: MemorySpaceId, buffer: int, kinds: frozenset[int]) -> None:
+    def __init__(
+        self,
+        space: MemorySpaceId,
+        buffer: int,
+        kinds: frozenset[int],
+        buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+    ) -> None:
         self.space = space
         self.buffer = buffer
+        self.buffer_bytes = buffer_bytes
         self.kinds = kinds
         self.end_reason: EndReason | None = None
         self.delivered = 0
         self.high_water = 0  # most events ever waiting at once: proves the bound holds
+        self.pending_bytes = 0
+        self.high_water_bytes = 0  # most bytes ever waiting at once
         self._events: deque[SpaceEvent] = deque()
         self._waiter: asyncio.Future[None] | None = None
 
@@ -76,16 +118,30 @@ class Subscription:
         events = self._events
         if self.end_reason is not None or len(events) >= self.buffer:
             return False
+        size = event.nbytes
+        pending_bytes = self.pending_bytes + size
+        if pending_bytes > self.buffer_bytes and events:
+            return False
         events.append(event)
+        self.pending_bytes = pending_bytes
         self.delivered += 1
         if len(events) > self.high_water:
             self.high_water = len(events)
+        if pending_bytes > self.high_water_bytes:
+            self.high_water_bytes = pending_bytes
         self._wake()
         return True
 
+    def full(self, event: SpaceEvent) -> bool:
+        """Whether `event` finds no room now (in events or in bytes)."""
+        events = self._events
+        if len(events) >= self.buffer:
+            return True
+        return bool(events) and self.pending_bytes + event.nbytes > self.buffer_bytes
+
     async def put(self, event: SpaceEvent) -> None:
         """Buffer `event`, waiting for room (only a deliberately broken hub uses this)."""
-        while self.end_reason is None and len(self._events) >= self.buffer:
+        while self.end_reason is None and self.full(event):
             await asyncio.sleep(0.001)
         if self.end_reason is None:
             self.offer(event)
@@ -97,6 +153,7 @@ class Subscription:
         self.end_reason = reason
         if reason is EndReason.OVERFLOW:
             self._events.clear()
+            self.pending_bytes = 0
         self._wake()
 
     def _wake(self) -> None:
@@ -114,7 +171,9 @@ class Subscription:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._events.popleft()
+        event = self._events.popleft()
+        self.pending_bytes -= event.nbytes
+        return event
 
 
 class EventHub:
@@ -122,14 +181,19 @@ class EventHub:
     `subscribers_for` (which subscribers an event reaches) or `deliver` (how it is handed over).
     """
 
-    def __init__(self, buffer: int = 1024) -> None:
+    def __init__(
+        self, buffer: int = DEFAULT_BUFFER_EVENTS, buffer_bytes: int = DEFAULT_BUFFER_BYTES
+    ) -> None:
         if buffer < 1:
             raise ValueError("a subscriber buffer holds at least one event")
+        if buffer_bytes < 1:
+            raise ValueError("a subscriber buffer holds at least one byte")
         self.buffer = buffer
+        self.buffer_bytes = buffer_bytes
         self._subscribers: dict[MemorySpaceId, set[Subscription]] = {}
 
     def subscribe(self, space: MemorySpaceId, kinds: Iterable[int] = ()) -> Subscription:
-        subscription = Subscription(space, self.buffer, frozenset(kinds))
+        subscription = Subscription(space, self.buffer, frozenset(kinds), self.buffer_bytes)
         self._subscribers.setdefault(space, set()).add(subscription)
         return subscription
 

@@ -109,12 +109,20 @@ async def failures(
     try:
         yield
     except Exception as exc:
-        error = translate(exc) if translate is not None else None
-        if error is None:
-            error = store_failure(rpc, exc)
-        if error is None:
-            raise
-        await abort(context, error)
+        await fail(context, rpc, exc, translate)
+
+
+async def fail(
+    context: Context, rpc: str, exc: Exception, translate: Translate | None = None
+) -> None:
+    """End the call with the status of `exc` (as `failures` does); re-raise it when it has
+    none. For the hottest handlers, which catch themselves rather than enter `failures`."""
+    error = translate(exc) if translate is not None else None
+    if error is None:
+        error = store_failure(rpc, exc)
+    if error is None:
+        raise exc
+    await abort(context, error)
 
 
 Handler = Callable[..., Any]

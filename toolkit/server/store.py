@@ -322,6 +322,7 @@ class SpaceStore:
         self._db: sqlite3.Connection | None = connection
         self._lock = threading.Lock()
         self._view = _MemoryView(connection)
+        self._exclusive = False  # exclusive locking mode: no other connection may read
 
     @classmethod
     def open(cls, directory: Path) -> SpaceStore:
@@ -376,6 +377,7 @@ class SpaceStore:
                         database, f"lacks the table(s) {', '.join(missing)}", corrupt=True
                     )
             store = cls(database, connection)
+            store._exclusive = exclusive
             if manifest is None:
                 write_manifest(directory, Manifest(created_at_ns=store.created_at_ns()))
         except StoreDamaged:
@@ -501,6 +503,49 @@ class SpaceStore:
                 and (content_contains is None or content_contains in m.content)
             ]
         return (matched if limit is None else matched[:limit]), len(matched)
+
+    def scan(
+        self,
+        *,
+        content_contains: str | None = None,
+        min_confidence: float = 0.0,
+        limit: int | None = None,
+    ) -> tuple[list[StoredMemory], int]:
+        """`find` without an id, run by SQLite on a read-only connection of its own: meant for
+        a worker thread. SQLite scans with the GIL released and without the store's lock, so
+        neither the event loop nor this space's writers wait for a scan of a large space.
+
+        Falls back to `find` where SQLite cannot answer alike: a store in exclusive locking
+        mode (opened on a full disk) or a text with a NUL character."""
+        if self._exclusive or (content_contains is not None and "\x00" in content_contains):
+            return self.find(
+                content_contains=content_contains, min_confidence=min_confidence, limit=limit
+            )
+        sql = "SELECT id, count(*) OVER () FROM memories WHERE deleted = 0 AND confidence >= ?"
+        values: list[object] = [min_confidence]
+        if content_contains is not None:
+            sql += " AND instr(content, ?) > 0"
+            values.append(content_contains)
+        sql += " ORDER BY seq LIMIT ?"
+        values.append(-1 if limit is None else limit)
+        if self.closed:
+            raise self._closed_error()
+        uri = self.database.resolve().as_uri() + "?mode=ro"
+        try:
+            reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _damage(self.database, exc) from exc
+        try:
+            rows = reader.execute(sql, values).fetchall()
+        except sqlite3.Error as exc:
+            raise _damage(self.database, exc) from exc
+        finally:
+            reader.close()
+        total = int(rows[0][1]) if rows else 0
+        with self._connection():
+            rows_by_id = self._view.rows
+            found = [m for m in (rows_by_id.get(row[0]) for row in rows) if m is not None]
+        return found, total
 
     def forget(self, memory_ids: Sequence[str], *, soft: bool) -> list[StoredMemory]:
         """Remove (or, when `soft`, hide) the given live memories; returns those affected."""

@@ -9,7 +9,9 @@ thread commits whatever has gathered while its previous commit ran as one multi-
 store (one statement, one commit). A write's future resolves, on the loop, once it is committed.
 
 Single writes (unary Remember, MemoryFlow) still commit inline on the loop: one hand-off each
-way costs more than it saves when there is nothing to group (measured).
+way costs more than it saves when there is nothing to group (measured), and, measured again
+out of process with 32 unary calls in flight (issue 13.9), group-committing them raised the
+server's CPU per Remember from about 750 us to 1,030 us and lowered its rate.
 """
 
 from __future__ import annotations

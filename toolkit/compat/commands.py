@@ -64,7 +64,11 @@ REPLAY_DEPRECATION = (
 
 
 def _suite_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", help="HOST:PORT of the server to check (default: start one)")
+    parser.add_argument(
+        "--target",
+        help="HOST:PORT of the server to check (default: `target` in [tool.engram-compat] or "
+        "$ENGRAM_COMPAT_TARGET, else start the reference server)",
+    )
     parser.add_argument(
         "--legacy-target",
         help="HOST:PORT of a 1.0.0 server for the MATRIX check (default: start the reference "
@@ -100,7 +104,8 @@ def _suite_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="FILE",
         help="the log file the --target server writes, read for DEPRECATION_WARNING's WARNING "
-        "records (default: none; without it that check is partial against --target)",
+        "records (default: `server-log` in [tool.engram-compat] or $ENGRAM_COMPAT_SERVER_LOG; "
+        "without one that check is partial against --target)",
     )
     parser.add_argument(
         "--server-log-pattern",
@@ -148,9 +153,15 @@ def run_record(args: argparse.Namespace) -> int:
 
 def run_runtime(args: argparse.Namespace) -> int:
     from toolkit.compat.runner import SuiteOptions, run_suite
+    from toolkit.project import find_project_root, load_config
 
+    root = find_project_root(None)
+    config = load_config(root)
+    server_log = args.server_log
+    if server_log is None and config.server_log is not None:
+        server_log = root / config.server_log
     options = SuiteOptions(
-        target=args.target,
+        target=args.target or config.target,
         legacy_target=args.legacy_target,
         reports=args.reports,
         recordings=args.recordings,
@@ -158,7 +169,7 @@ def run_runtime(args: argparse.Namespace) -> int:
         scale=args.scale,
         workers=args.workers,
         server_factory=args.server_factory,
-        server_log=args.server_log,
+        server_log=server_log,
         server_log_pattern=args.server_log_pattern,
         allow_partial=args.allow_partial,
     )

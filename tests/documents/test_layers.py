@@ -11,7 +11,14 @@ ROOT = Path(__file__).resolve().parents[2] / "toolkit"
 # What each package may import from the toolkit (besides itself and `toolkit` for __version__).
 ALLOWED = {
     "documents": ("toolkit.documents", "toolkit.errors"),
-    "report": ("toolkit.documents", "toolkit.contract", "toolkit.errors", "toolkit.tools"),
+    # toolkit.project (where the project is, how it is configured) is shared by every stage.
+    "report": (
+        "toolkit.documents",
+        "toolkit.contract",
+        "toolkit.errors",
+        "toolkit.tools",
+        "toolkit.project",
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -48,6 +49,13 @@ def test_stubs_check_json_records_stale_stubs(project_copy: Path) -> None:
     assert drift.verdict == "failed"
     assert "current/engram/v1/engram_pb2.py" in drift.changed
     assert drift.unexpected == ("legacy/engram/v1/old_pb2.py",)
+    # Inside GitHub Actions every stale file is also an annotation on that file.
+    env = {**os.environ, "GITHUB_ACTIONS": "true"}
+    annotated = run_cli(["stubs", "--check", "--project-root", str(project_copy)], env=env)
+    assert annotated.returncode == 1
+    lines = [line for line in annotated.stdout.splitlines() if line.startswith("::error ")]
+    assert any("file=toolkit/generated/current/engram/v1/engram_pb2.py" in x for x in lines)
+    assert all("nox -s stubs" in line for line in lines)
 
 
 def test_stubs_json_without_check_is_refused(project_copy: Path) -> None:

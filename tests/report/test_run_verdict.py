@@ -133,3 +133,30 @@ def test_a_results_document_whose_verdict_contradicts_its_stages_is_refused(
         "documents, which give INCOMPLETE (exit 1)\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("fail_on", "expected"), [(None, 0), ("breaking", 0), ("rollout", 1)])
+def test_fail_on_rollout_fails_a_safe_with_rollout_order_run_and_says_so(
+    tmp_path: Path,
+    project_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fail_on: str | None,
+    expected: int,
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.delenv("ENGRAM_COMPAT_FAIL_ON", raising=False)
+    reports = write_stage_documents(tmp_path / "reports", load_document("rollout"))
+    flags = ["--fail-on", fail_on] if fail_on else []
+    argv = ["report", "--out", str(reports), "--project-root", str(project_root), *flags]
+    assert main(argv) == expected
+    merged = read_results(reports / "results.json")
+    assert (merged.verdict, merged.exit_code) == ("SAFE_WITH_ROLLOUT_ORDER", expected)
+    line = (reports / "migration-report.md").read_text(encoding="utf-8").splitlines()[0]
+    assert ("accepts only SAFE" in line) is (fail_on == "rollout")
+    assert summary.read_text(encoding="utf-8").splitlines()[0] == line
+    # Re-rendering keeps the run's policy and its exit code.
+    out = tmp_path / "again"
+    assert main(["report", "--results", str(reports / "results.json"), "--out", str(out)]) == (
+        expected
+    )

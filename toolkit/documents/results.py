@@ -33,6 +33,9 @@ STAGES: tuple[StageName, ...] = ("drift", "lint", "schema", "compat")
 OPTIONAL_STAGES: tuple[StageName, ...] = ("rehearsal",)
 
 
+FailOn = Literal["breaking", "rollout"]
+
+
 @dataclass(frozen=True)
 class StageStatus:
     stage: StageName
@@ -74,6 +77,7 @@ class ResultsDocument(Document):
     generated_by: str
     verdict: RunVerdict
     exit_code: int
+    fail_on: FailOn  # breaking: only BREAKING/INCOMPLETE fail; rollout: a rollout order too
     stages: tuple[StageStatus, ...]
     drift: DriftDocument | None
     lint: LintDocument | None

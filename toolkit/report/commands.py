@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.errors import EXIT_OK, ToolkitError
 
 if TYPE_CHECKING:
-    from toolkit.documents.results import ResultsDocument
+    from toolkit.documents.results import FailOn, ResultsDocument
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,14 @@ def register(subparsers: Any) -> None:
     )
     report.add_argument(
         "--results", type=Path, help="re-render from this results.json, running nothing"
+    )
+    report.add_argument(
+        "--fail-on",
+        choices=["breaking", "rollout"],
+        default=None,
+        help="what fails the run: breaking (BREAKING or INCOMPLETE) or rollout (SAFE WITH "
+        "ROLLOUT ORDER too, for pipelines that accept only SAFE) (default: `fail-on` in "
+        "[tool.engram-compat] or $ENGRAM_COMPAT_FAIL_ON, else breaking)",
     )
     report.add_argument(
         "--out",
@@ -75,14 +83,16 @@ def register(subparsers: Any) -> None:
     changelog.set_defaults(func=run_changelog)
 
 
-def merge_results(out: Path, project_root: Path, started: float) -> ResultsDocument:
+def merge_results(
+    out: Path, project_root: Path, started: float, fail_on: FailOn = "breaking"
+) -> ResultsDocument:
     """Merge this run's stage documents in `out` into a validated results document."""
     from toolkit.report.environment import gather_environment
     from toolkit.report.results import build_results, read_parts
 
     parts = read_parts(out)
     environment = gather_environment(project_root)
-    return build_results(parts, environment, time.perf_counter() - started)
+    return build_results(parts, environment, time.perf_counter() - started, fail_on)
 
 
 def _append_step_summary(text: str) -> None:
@@ -105,7 +115,17 @@ def run_report(args: argparse.Namespace) -> int:
     if args.results is not None:
         results = read_results(args.results)
     else:
-        results = merge_results(out, args.project_root, started)
+        from toolkit.project import find_project_root, load_config
+
+        configured = args.fail_on or load_config(find_project_root(args.project_root)).fail_on
+        fail_on: FailOn
+        if configured in (None, "breaking"):
+            fail_on = "breaking"
+        elif configured == "rollout":
+            fail_on = "rollout"
+        else:
+            raise ToolkitError(f"fail-on {configured!r}: use breaking or rollout")
+        results = merge_results(out, args.project_root, started, fail_on)
         out.mkdir(parents=True, exist_ok=True)
         results.write(out / RESULTS_FILE)
     written = write_reports(results, out)

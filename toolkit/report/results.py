@@ -16,7 +16,7 @@ from toolkit.documents.compat import CompatResults
 from toolkit.documents.drift import DriftDocument
 from toolkit.documents.lint import LintDocument
 from toolkit.documents.rehearsal import RehearsalDocument
-from toolkit.documents.results import Environment, ResultsDocument, Timings, Versions
+from toolkit.documents.results import Environment, FailOn, ResultsDocument, Timings, Versions
 from toolkit.documents.schema import SchemaReport
 from toolkit.report.verdict import STAGE_FILES, Parts, judge_parts, parts_of, stage_statuses
 
@@ -72,7 +72,7 @@ def read_results(path: Path) -> ResultsDocument:
     """results.json, validated, typed, and checked: its verdict and exit code must be the ones
     its stage documents give, so the report, the summary and the exit code cannot disagree."""
     results = ResultsDocument.read(path)
-    verdict = judge_parts(parts_of(results))
+    verdict = judge_parts(parts_of(results), results.fail_on)
     if (results.verdict, results.exit_code) != (verdict.code, verdict.exit_code):
         raise ResultsError(
             f"{path}: verdict {results.verdict} (exit {results.exit_code}) disagrees with its "
@@ -93,12 +93,15 @@ def versions_from(schema: SchemaReport | None) -> Versions:
     return Versions(baseline=baselines, current=schema.current.version)
 
 
-def build_results(parts: Parts, environment: Environment, report_s: float) -> ResultsDocument:
-    verdict = judge_parts(parts)
+def build_results(
+    parts: Parts, environment: Environment, report_s: float, fail_on: FailOn = "breaking"
+) -> ResultsDocument:
+    verdict = judge_parts(parts, fail_on)
     document = ResultsDocument(
         generated_by=f"engram-compat {__version__}",
         verdict=verdict.code,
         exit_code=verdict.exit_code,
+        fail_on=fail_on,
         stages=stage_statuses(parts),
         drift=parts.drift,
         lint=parts.lint,

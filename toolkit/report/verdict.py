@@ -267,7 +267,7 @@ def _rollout(schema: SchemaReport | None, compat: CompatResults | None) -> list[
     return found
 
 
-def judge_parts(parts: Parts) -> Verdict:
+def judge_parts(parts: Parts, fail_on: str = "breaking") -> Verdict:
     statuses: Sequence[StageStatus] = stage_statuses(parts)
     missing = tuple(s.stage for s in statuses if s.status == "missing")
     stage_failures = _stage_failures(parts)
@@ -295,16 +295,18 @@ def judge_parts(parts: Parts) -> Verdict:
         # Allowed, and said: the verdict names what was only partly verified.
         allowed = (Reason("checks_partial_allowed", checks_with(parts.compat, "partial")),)
     if rollout:
+        # A pipeline that accepts only SAFE (`--fail-on rollout`) fails here, and says why.
+        refused = (Reason("rollout_refused", ()),) if fail_on == "rollout" else ()
         return Verdict(
             SAFE_WITH_ROLLOUT_ORDER,
             "safe-with-rollout-order",
-            (*rollout, *allowed),
+            (*rollout, *allowed, *refused),
             (),
             (),
-            EXIT_OK,
+            EXIT_FAILED if refused else EXIT_OK,
         )
     return Verdict(SAFE, "safe", allowed, (), (), EXIT_OK)
 
 
 def judge(results: ResultsDocument) -> Verdict:
-    return judge_parts(parts_of(results))
+    return judge_parts(parts_of(results), results.fail_on)

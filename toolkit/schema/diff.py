@@ -406,6 +406,8 @@ class _Differ:
         new_element = self.new.elements.get(
             new_name or (self.names.current(old_name) if old_name else element)
         )
+        old_element = self.old.elements.get(old_name or element)
+        number = getattr(old_element.proto, "number", None) if old_element else None
         change = change_of_kind(
             kind,
             change_id=f"{element}:{aspect or KINDS[kind].aspect}",
@@ -416,6 +418,7 @@ class _Differ:
             line=line,
             before=before,
             after=after,
+            number=number if isinstance(number, int) else None,
         )
         # The report shows the declarations of changes that may break; only those pay for the
         # baseline's source lines.

@@ -56,7 +56,7 @@ def _k(
 
 
 RESTORE = "restore `{name}` as it was ({before})"
-REUSE = "or reserve the old number and name and add the field under a new number and name"
+REUSE = "or reserve {number} and `{name}` and add the field under a new number and name"
 
 _TABLE = (
     # --- files and packages ---------------------------------------------------------------
@@ -299,9 +299,23 @@ def kind(kind_id: str) -> Kind:
     return KINDS[kind_id]
 
 
-def remedy_text(found: Kind, *, element: str, before: str | None, after: str | None) -> str:
+def remedy_text(
+    found: Kind,
+    *,
+    element: str,
+    before: str | None,
+    after: str | None,
+    number: int | None = None,
+) -> str:
+    """The kind's remedy with the names filled in (`number`: the baseline field's number)."""
     name = element.rpartition(".")[2] or element
-    return found.remedy.format(name=name, element=element, before=before or "-", after=after or "-")
+    return found.remedy.format(
+        name=name,
+        element=element,
+        before=before or "-",
+        after=after or "-",
+        number=number if number is not None else "the old number",
+    )
 
 
 def worst(*ratings: Compat) -> Compat:
@@ -319,6 +333,7 @@ def change_of_kind(
     line: int | None,
     before: str | None = None,
     after: str | None = None,
+    number: int | None = None,
 ) -> Change:
     """A change record rated from the table (the only place ratings are filled in)."""
     found = KINDS[kind_id]
@@ -342,5 +357,5 @@ def change_of_kind(
         category=found.category,
         backward=found.backward,
         forward=found.forward,
-        remedy=remedy_text(found, element=element, before=before, after=after),
+        remedy=remedy_text(found, element=element, before=before, after=after, number=number),
     )

@@ -86,7 +86,8 @@ def test_lint_command_without_any_linter_writes_a_failed_document(
 
 
 def test_ruff_findings_fail_the_lint_stage_and_a_clean_file_passes(tmp_path: Path) -> None:
-    ruff = [LintStep("ruff", ("ruff", "check", "--no-cache", "--isolated", "."))]
+    # The file by name: a tmp folder under .nox/ would be excluded by ruff as a folder.
+    ruff = [LintStep("ruff", ("ruff", "check", "--no-cache", "--isolated", "module.py"))]
     (tmp_path / "module.py").write_text("import os\n", encoding="utf-8")
     failed = run_lint(tmp_path, ruff)
     assert failed.verdict == "failed"

@@ -115,15 +115,47 @@ class FieldBlindExperienceResolver(SpaceResolver):
         return replace(resolution, space=default.id, handle=default)
 
 
-class _EverySpaceFinder:
-    """A space's store whose `find` answers from every registered space."""
+class _StoreProxy:
+    """A space's store with some methods replaced; everything else is the real store's."""
 
-    def __init__(self, store: SpaceStore, registry: MemorySpaceRegistry) -> None:
+    def __init__(self, store: SpaceStore) -> None:
         self._store = store
-        self._registry = registry
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+def _with_store(resolution: Resolution, store: Any) -> Resolution:
+    return replace(resolution, handle=replace(resolution.handle, store=store))
+
+
+class _StoreSwappingResolver(SpaceResolver):
+    """Resolves as the reference server does, then may hand the call a broken store."""
+
+    def swap(self, rpc: str, resolution: Resolution) -> Any | None:
+        """The store the call should use instead of its space's, or None to keep it."""
+        raise NotImplementedError
+
+    def resolve(
+        self,
+        rpc: str,
+        request: Message | None,
+        metadata: Sequence[tuple[str, Any]],
+        peer: str,
+        *,
+        field: str | None = None,
+    ) -> Resolution:
+        resolution = super().resolve(rpc, request, metadata, peer, field=field)
+        store = self.swap(rpc, resolution)
+        return resolution if store is None else _with_store(resolution, store)
+
+
+class _EverySpaceFinder(_StoreProxy):
+    """A space's store whose `find` answers from every registered space."""
+
+    def __init__(self, store: SpaceStore, registry: MemorySpaceRegistry) -> None:
+        super().__init__(store)
+        self._registry = registry
 
     def find(self, **query: Any) -> tuple[list[StoredMemory], int]:
         found: list[StoredMemory] = []
@@ -135,35 +167,22 @@ class _EverySpaceFinder:
         return found, total
 
 
-class CrossSpaceFlowReadResolver(SpaceResolver):
+class CrossSpaceFlowReadResolver(_StoreSwappingResolver):
     """MemoryFlow's recall answers from every space, not only the flow's own (a read RPC that
     crosses spaces); unary Recall and every write stay correct."""
 
-    def resolve(
-        self,
-        rpc: str,
-        request: Message | None,
-        metadata: Sequence[tuple[str, Any]],
-        peer: str,
-        *,
-        field: str | None = None,
-    ) -> Resolution:
-        resolution = super().resolve(rpc, request, metadata, peer, field=field)
+    def swap(self, rpc: str, resolution: Resolution) -> Any | None:
         if rpc != "MemoryFlow":
-            return resolution
-        store: Any = _EverySpaceFinder(resolution.handle.store, self.registry)
-        return replace(resolution, handle=replace(resolution.handle, store=store))
+            return None
+        return _EverySpaceFinder(resolution.handle.store, self.registry)
 
 
-class _EverySpaceForgetter:
+class _EverySpaceForgetter(_StoreProxy):
     """A space's store whose `forget` forgets in every registered space."""
 
     def __init__(self, store: SpaceStore, registry: MemorySpaceRegistry) -> None:
-        self._store = store
+        super().__init__(store)
         self._registry = registry
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
 
     def forget(self, memory_ids: Sequence[str], *, soft: bool) -> list[StoredMemory]:
         forgotten: list[StoredMemory] = []
@@ -172,78 +191,52 @@ class _EverySpaceForgetter:
         return forgotten
 
 
-class LegacyForgetsEverywhereResolver(SpaceResolver):
+class LegacyForgetsEverywhereResolver(_StoreSwappingResolver):
     """A Forget that names no space forgets in every space, not only the default one (the
     pre-migration code path, which had only one store, run over all of them)."""
 
-    def resolve(
-        self,
-        rpc: str,
-        request: Message | None,
-        metadata: Sequence[tuple[str, Any]],
-        peer: str,
-        *,
-        field: str | None = None,
-    ) -> Resolution:
-        resolution = super().resolve(rpc, request, metadata, peer, field=field)
+    def swap(self, rpc: str, resolution: Resolution) -> Any | None:
         if rpc != "Forget" or not resolution.deprecated:
-            return resolution
-        store: Any = _EverySpaceForgetter(resolution.handle.store, self.registry)
-        return replace(resolution, handle=replace(resolution.handle, store=store))
+            return None
+        return _EverySpaceForgetter(resolution.handle.store, self.registry)
 
 
-class _DefaultFallbackFinder:
+class _DefaultFallbackFinder(_StoreProxy):
     """A space's store whose `find` answers from the default space when it finds nothing."""
 
     def __init__(self, store: SpaceStore, default: SpaceStore) -> None:
-        self._store = store
+        super().__init__(store)
         self._default = default
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
 
     def find(self, **query: Any) -> tuple[list[StoredMemory], int]:
         found, total = self._store.find(**query)
         return (found, total) if found else self._default.find(**query)
 
 
-class FlowRecallFallsBackToDefaultResolver(SpaceResolver):
+class FlowRecallFallsBackToDefaultResolver(_StoreSwappingResolver):
     """MemoryFlow's recall in a named space that finds nothing answers from the default space
     (a fallback that reads across spaces in one direction only: into the default)."""
 
-    def resolve(
-        self,
-        rpc: str,
-        request: Message | None,
-        metadata: Sequence[tuple[str, Any]],
-        peer: str,
-        *,
-        field: str | None = None,
-    ) -> Resolution:
-        resolution = super().resolve(rpc, request, metadata, peer, field=field)
+    def swap(self, rpc: str, resolution: Resolution) -> Any | None:
         if rpc != "MemoryFlow" or resolution.space == self.default_space:
-            return resolution
+            return None
         default = self.lookup(self.default_space).store
-        store: Any = _DefaultFallbackFinder(resolution.handle.store, default)
-        return replace(resolution, handle=replace(resolution.handle, store=store))
+        return _DefaultFallbackFinder(resolution.handle.store, default)
 
 
 # The messages of a MemoryFlow call: the flow's own and the requests it carries.
 _FLOW_MESSAGES = frozenset({"MemoryFlowRequest", "RememberRequest", "RecallRequest"})
 
 
-class _FollowingStore:
+class _FollowingStore(_StoreProxy):
     """A flow's store that writes each memory to the space its own message named."""
 
     def __init__(
         self, store: SpaceStore, own: MemorySpaceId, resolver: FlowFollowingResolver
     ) -> None:
-        self._store = store
+        super().__init__(store)
         self._own = own
         self._resolver = resolver
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
 
     def remember(self, memory: StoredMemory) -> StoredMemory:
         named = self._resolver.followed.pop(memory.id, "")
@@ -282,8 +275,9 @@ class FlowFollowingResolver(SpaceResolver):
         resolution = super().resolve(rpc, request, metadata, peer, field=_named_by(request))
         if rpc != "MemoryFlow":
             return resolution
-        store: Any = _FollowingStore(resolution.handle.store, resolution.space, self)
-        return replace(resolution, handle=replace(resolution.handle, store=store))
+        return _with_store(
+            resolution, _FollowingStore(resolution.handle.store, resolution.space, self)
+        )
 
 
 def _inner(request: Message) -> Message | None:

@@ -149,6 +149,8 @@ def test_the_runtime_suite_runs_against_a_served_reference_server(installed: Ins
             str(reports),
             "-n",
             "0",
+            "--scale",
+            "0.2",
             timeout=600,
         )
         assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-4000:]

@@ -3,6 +3,11 @@
 Each run is `engram-compat runtime` in a subprocess with small sizes (`--scale 0.2`) and one
 worker, against a variant from the catalogue `tests/broken_servers.py`; compat.json is the
 evidence. Every check id has at least one variant that fails it.
+
+STREAM_BACKPRESSURE measures throughput with and without a stalled subscriber: at `--scale 0.2`
+it is about 7 s of CPU, more than all other checks together. It runs against the correct server
+and against every variant that breaks a stream check (the hubs); a variant that breaks routing,
+errors or lifecycle runs every other check, which is how it shows it fails exactly its own.
 """
 
 from __future__ import annotations
@@ -88,6 +93,12 @@ LOAD_SENSITIVE = "STREAM_BACKPRESSURE"
 REMEASUREMENTS = 2
 
 
+def checks_run_against(variant: str) -> list[str]:
+    """Every check, but STREAM_BACKPRESSURE only where a stream check is the variant's target."""
+    streams = variant == "good" or any(check.startswith("STREAM_") for check in VARIANTS[variant])
+    return [check for check in CHECKS if streams or check != LOAD_SENSITIVE]
+
+
 def failing_checks(document: dict[str, Any]) -> set[str]:
     return {check for check, outcome in outcomes(document).items() if outcome == "failed"}
 
@@ -95,9 +106,10 @@ def failing_checks(document: dict[str, Any]) -> set[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_variant_fails_exactly_its_checks(variant: str, tmp_path: Path) -> None:
-    code, document, stdout = run_suite(variant, tmp_path / "run")
+    checks = checks_run_against(variant)
+    code, document, stdout = run_suite(variant, tmp_path / "run", "--checks", ",".join(checks))
     failing = failing_checks(document)
-    assert set(outcomes(document)) == set(CHECKS), "every check must have run"
+    assert set(outcomes(document)) == set(checks), "every selected check must have run"
     assert code == (0 if not failing else 1)
     assert document["verdict"] == ("passed" if not failing else "failed")
     for check in document["checks"]:

@@ -280,8 +280,9 @@ class CompatPlugin:
             terminalreporter.write_line(f"NOT RUN: {self.preflight.cause}")
         for check in results.checks:
             failed = [c for c in check.cases if c.outcome == "failed"]
+            count = len(check.cases)
             terminalreporter.write_line(
-                f"{check.outcome.upper():7} {check.id}  ({len(check.cases)} cases)"
+                f"{check.outcome.upper():7} {check.id}  ({count} case{'' if count == 1 else 's'})"
             )
             for case in failed:
                 terminalreporter.write_line(f"    {case.name}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,18 +42,15 @@ class SuiteOptions:
     annotations: bool | None = None  # None: when GITHUB_ACTIONS=true
 
 
-def pytest_command(options: SuiteOptions) -> list[str]:
-    """The pytest command line the suite runs with (its own package, never the repo's tests/)."""
+def pytest_arguments(options: SuiteOptions) -> list[str]:
+    """pytest's arguments for the suite (its own package, never the repo's tests/)."""
     unknown = [c for c in options.checks if c not in CHECKS]
     if unknown:
         raise ToolkitError(f"unknown check {unknown[0]!r}; known checks: {', '.join(CHECKS)}")
     if options.scale <= 0:
         raise ToolkitError(f"--scale must be positive, not {options.scale}")
     reports = options.reports.resolve()
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
+    arguments = [
         *(argument for plugin in PLUGINS for argument in ("-p", plugin)),
         "-p",
         "no:cacheprovider",
@@ -77,35 +74,35 @@ def pytest_command(options: SuiteOptions) -> list[str]:
         f"--compat-scale={options.scale}",
     ]
     if options.target:
-        command.append(f"--compat-target={options.target}")
+        arguments.append(f"--compat-target={options.target}")
     if options.legacy_target:
-        command.append(f"--compat-legacy-target={options.legacy_target}")
+        arguments.append(f"--compat-legacy-target={options.legacy_target}")
     recordings = options.recordings or default_recordings_dir()
     if not recordings.is_dir():
         raise ToolkitError(
             f"no legacy recordings at {recordings}: run from the project root or pass "
             "--recordings DIR"
         )
-    command.append(f"--compat-recordings={recordings.resolve()}")
+    arguments.append(f"--compat-recordings={recordings.resolve()}")
     if options.checks:
-        command.append(f"--compat-checks={','.join(options.checks)}")
+        arguments.append(f"--compat-checks={','.join(options.checks)}")
     if options.server_factory:
-        command.append(f"--compat-server-factory={options.server_factory}")
+        arguments.append(f"--compat-server-factory={options.server_factory}")
     if options.server_log is not None:
         if not options.target:
             raise ToolkitError("--server-log reads an external target's log: give --target too")
         if not options.server_log.is_file():
             raise ToolkitError(f"--server-log {options.server_log} is not a readable file")
-        command.append(f"--compat-server-log={options.server_log.resolve()}")
+        arguments.append(f"--compat-server-log={options.server_log.resolve()}")
     if options.server_log_pattern:
         try:
             re.compile(options.server_log_pattern)
         except re.error as exc:
             raise ToolkitError(f"--server-log-pattern is not a regular expression: {exc}") from exc
-        command.append(f"--compat-server-log-pattern={options.server_log_pattern}")
+        arguments.append(f"--compat-server-log-pattern={options.server_log_pattern}")
     if options.allow_partial:
-        command.append("--compat-allow-partial")
-    return command
+        arguments.append("--compat-allow-partial")
+    return arguments
 
 
 def verdict_exit_code(results: CompatResults) -> int:
@@ -115,20 +112,40 @@ def verdict_exit_code(results: CompatResults) -> int:
     return EXIT_FAILED
 
 
+def _run_pytest(arguments: list[str]) -> int:
+    """pytest's exit code for `arguments`, run in this process: one interpreter start (and one
+    import of grpc, protobuf and pytest) fewer on the suite's critical path. Its workers
+    (pytest-xdist) are processes of their own and inherit the plugin settings."""
+    import pytest
+
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    sys.stdout.flush()
+    # The suite's records go through pytest's log capture (the evidence of its checks), not
+    # through the handler the command line installed for its own messages.
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    for handler in handlers:
+        root.removeHandler(handler)
+    try:
+        return int(pytest.main(arguments))
+    finally:
+        for handler in handlers:
+            root.addHandler(handler)
+
+
 def run_suite(options: SuiteOptions) -> int:
     """Run the suite; 0 when every check passed, 1 when one failed (or is partial and that is
     not allowed), 2 when it could not run. compat.json is the one source of the outcome: the
     JUnit file and the annotations are written from it."""
-    command = pytest_command(options)
+    arguments = pytest_arguments(options)
     options.reports.mkdir(parents=True, exist_ok=True)
     compat_json = options.reports / COMPAT_JSON
     compat_json.unlink(missing_ok=True)
     (options.reports / JUNIT_XML).unlink(missing_ok=True)
-    environment = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    result = subprocess.run(command, env=environment, check=False)
-    if result.returncode not in (0, 1) or not compat_json.is_file():
+    returncode = _run_pytest(arguments)
+    if returncode not in (0, 1) or not compat_json.is_file():
         print(
-            f"engram-compat runtime: the suite could not run (pytest exit {result.returncode})",
+            f"engram-compat runtime: the suite could not run (pytest exit {returncode})",
             file=sys.stderr,
         )
         return EXIT_UNUSABLE

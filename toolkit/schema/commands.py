@@ -171,7 +171,7 @@ def run_check(args: argparse.Namespace) -> int:
     """`check`, with any internal failure turned into one line and exit 2."""
     try:
         return _run_check(args)
-    except ToolkitError:
+    except (ToolkitError, BrokenPipeError):  # a closed pipe is the entry point's to handle
         raise
     except Exception as exc:  # the command boundary: RecursionError, MemoryError included
         logging.getLogger(__name__).debug("check failed", exc_info=True)

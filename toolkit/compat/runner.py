@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -115,6 +116,17 @@ def verdict_exit_code(results: CompatResults) -> int:
     return EXIT_FAILED
 
 
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe its reader has closed (`runtime | head -1`): poll reports
+    POLLERR for it. False for a file, a terminal, or where poll is not available."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def run_suite(options: SuiteOptions) -> int:
     """Run the suite; 0 when every check passed, 1 when one failed (or is partial and that is
     not allowed), 2 when it could not run. compat.json is the one source of the outcome: the
@@ -127,6 +139,8 @@ def run_suite(options: SuiteOptions) -> int:
     environment = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     result = subprocess.run(command, env=environment, check=False)
     if result.returncode not in (0, 1) or not compat_json.is_file():
+        if stdout_reader_gone():  # pytest stopped at the closed pipe: the entry point's case
+            raise BrokenPipeError("stdout was closed by its reader")
         print(
             f"engram-compat runtime: the suite could not run (pytest exit {result.returncode})",
             file=sys.stderr,

@@ -35,6 +35,7 @@ class Annotation:
             )
             if value not in (None, "", 0)
             and (name == "title" or name == "file" or self.file)  # a line needs a file
+            and (name in ("title", "file", "line") or self.line)  # columns need a line
         ]
         rendered = ",".join(f"{name}={escape_property(str(value))}" for name, value in properties)
         return f"::{self.level}{' ' + rendered if rendered else ''}::{escape_data(self.message)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -73,7 +74,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a shell reports for a writer whose reader went away (128 + SIGPIPE), e.g. the first
+# command of `yes | head -1`: a closed pipe ends the command quietly with the usual status.
+EXIT_BROKEN_PIPE = 141
+
+
+def _discard_output() -> None:
+    """Point stdout and stderr at the null device, so nothing more (not even the interpreter's
+    final flush) writes to the closed pipe (Python's documented way, `signal` module notes)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured)
+            continue
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point: every subcommand writing to a pipe its reader closed early
+    (`engram-compat check | head -1`) ends quietly with EXIT_BROKEN_PIPE."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # buffered output meets the closed pipe here, not at interpreter exit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_output()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -21,7 +21,8 @@ RPC_REMOVED = "engram.v1.EngramService.Forget:removed"
 # these tests judge it in the registry's backward mode.
 BACKWARD: CompatMode = "backward"
 ANNOTATION = re.compile(
-    r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+)(?:,title=(?P<title>[^:,]+))?::(?P<text>.+)$"
+    r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+)(?:,col=\d+,endLine=\d+,endColumn=\d+)?"
+    r"(?:,title=(?P<title>[^:,]+))?::(?P<text>.+)$"
 )
 
 

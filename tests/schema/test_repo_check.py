@@ -26,6 +26,7 @@ CHANGE_KEYS = {
     "id", "baseline", "kind", "element", "message", "file", "line", "wire", "json", "source",
     "breaking", "buf_rules", "buf_messages", "before", "after", "accepted",
     "category", "backward", "forward", "remedy", "before_source", "after_source",
+    "column", "end_line", "end_column",
 }  # fmt: skip
 
 
@@ -86,6 +87,10 @@ def test_schema_json_follows_the_results_contract(repo_report: RepoRun) -> None:
     space = added["engram.v1.RememberRequest.memory_space_id:added"]
     assert space["kind"] == "space_field_added"
     assert space["message"] == "engram.v1.RememberRequest"
+    # Located at its declaration, with the span of `string memory_space_id = N;`.
+    declared = space["after_source"]
+    assert (space["line"], space["column"]) == (declared["line"], declared["column"])
+    assert space["end_column"] - space["column"] == len(declared["text"])
     # The contract's space field: old clients -> new servers is safe; new clients -> old servers
     # silently lose their space, so clients may not go first (servers first is the rollout).
     assert (space["wire"], space["json"], space["source"]) == ("breaking", "breaking", "compatible")

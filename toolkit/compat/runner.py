@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import select
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,17 @@ def _run_pytest(arguments: list[str]) -> int:
             root.addHandler(handler)
 
 
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe its reader has closed (`runtime | head -1`): poll reports
+    POLLERR for it. False for a file, a terminal, or where poll is not available."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def run_suite(options: SuiteOptions) -> int:
     """Run the suite; 0 when every check passed, 1 when one failed (or is partial and that is
     not allowed), 2 when it could not run. compat.json is the one source of the outcome: the
@@ -144,6 +156,8 @@ def run_suite(options: SuiteOptions) -> int:
     (options.reports / JUNIT_XML).unlink(missing_ok=True)
     returncode = _run_pytest(arguments)
     if returncode not in (0, 1) or not compat_json.is_file():
+        if stdout_reader_gone():  # pytest stopped at the closed pipe: the entry point's case
+            raise BrokenPipeError("stdout was closed by its reader")
         print(
             f"engram-compat runtime: the suite could not run (pytest exit {returncode})",
             file=sys.stderr,

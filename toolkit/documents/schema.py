@@ -50,6 +50,11 @@ class VersionPolicy:
     file: str | None  # where the current schema declares its version
     line: int | None
     description: str
+    # The declaration `engram-schema-version: X.Y.Z` within its comment on `line` (1-based;
+    # end_column one past its last character, as GitHub and buf count); None when not known.
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,11 +74,16 @@ class Acceptance:
 
 @dataclass(frozen=True)
 class SourceLine:
-    """One line of a .proto file as it reads: the declaration of a changed element."""
+    """One line of a .proto file as it reads: the declaration of a changed element, and the
+    declaration's span in that schema (1-based; end_column one past its last character, as
+    GitHub and buf count; None when the schema carries no source info)."""
 
     file: str
     line: int
     text: str
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,13 @@ class Change:
     # or its source is not known); filled in by the diff, after the rating from the table.
     before_source: SourceLine | None = None
     after_source: SourceLine | None = None
+    # The span of the declaration `file` and `line` name, always in the CURRENT schema: the
+    # element, or for an element that is gone its nearest surviving enclosing element (or the
+    # file's package line); the gone element's own span in the baseline is `before_source`'s.
+    # 1-based, end_column one past the last character; None when not known (never guessed).
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
 
 
 @dataclass(frozen=True)

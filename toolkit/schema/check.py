@@ -19,6 +19,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from toolkit.data import SHIPPED_PREFIX
 from toolkit.documents.schema import (
     BaselineCompatibility,
     Change,
@@ -34,8 +35,8 @@ from toolkit.documents.schema import (
 from toolkit.schema import buf
 from toolkit.schema.accept import AcceptanceEntry, apply_acceptances, read_acceptances
 from toolkit.schema.cache import ensure_cache_dir
-from toolkit.schema.diff import Names, diff_schemas, schema_names
-from toolkit.schema.elements import SchemaIndex, build_index
+from toolkit.schema.diff import Names, diff_schemas, schema_names, with_span
+from toolkit.schema.elements import SchemaIndex, build_index, span_of
 from toolkit.schema.fold import fold_buf_findings
 from toolkit.schema.kinds import change_of_kind
 from toolkit.schema.policy import version_policy
@@ -160,17 +161,16 @@ def _replay_changes(
             if _covered(element, direction, changes, names, indexes):
                 continue
             backward = direction == "old_to_new"
-            extra.append(
-                change_of_kind(
-                    "wire_replay_backward" if backward else "wire_replay_forward",
-                    change_id=f"{element}:replay" + ("" if backward else ":forward"),
-                    baseline=label,
-                    element=element,
-                    message=element.rpartition(".")[0],
-                    file=located.file if located else None,
-                    line=located.line if located else None,
-                )
+            change = change_of_kind(
+                "wire_replay_backward" if backward else "wire_replay_forward",
+                change_id=f"{element}:replay" + ("" if backward else ":forward"),
+                baseline=label,
+                element=element,
+                message=element.rpartition(".")[0],
+                file=located.file if located else None,
+                line=located.line if located else None,
             )
+            extra.append(with_span(change, span_of(located.span) if located else None))
     return extra
 
 
@@ -358,3 +358,18 @@ def display_root(spec: str, project_root: Path) -> str:
         return path.resolve().relative_to(project_root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def checkout_folder(spec: str, project_root: Path) -> str | None:
+    """A baseline's folder relative to the repository when its files are part of the checkout
+    (a folder inside the project), so an annotation may point into them; None for a git ref,
+    an image, the shipped baseline or a folder elsewhere."""
+    if spec.startswith(("git:", SHIPPED_PREFIX)):
+        return None
+    path = Path(spec) if Path(spec).is_absolute() else project_root / spec
+    if not path.is_dir():
+        return None
+    try:
+        return path.resolve().relative_to(project_root.resolve()).as_posix()
+    except ValueError:
+        return None

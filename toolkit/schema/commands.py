@@ -171,7 +171,7 @@ def run_check(args: argparse.Namespace) -> int:
     """`check`, with any internal failure turned into one line and exit 2."""
     try:
         return _run_check(args)
-    except ToolkitError:
+    except (ToolkitError, BrokenPipeError):  # a closed pipe is the entry point's to handle
         raise
     except Exception as exc:  # the command boundary: RecursionError, MemoryError included
         logging.getLogger(__name__).debug("check failed", exc_info=True)
@@ -186,7 +186,7 @@ def _run_check(args: argparse.Namespace) -> int:
     from toolkit.data import baseline_proto_dir
     from toolkit.project import find_project_root, load_config
     from toolkit.schema.cache import default_cache_dir
-    from toolkit.schema.check import CheckOptions, check, display_root
+    from toolkit.schema.check import CheckOptions, check, checkout_folder, display_root
     from toolkit.schema.summary import github_annotations, render_summary, write_schema_junit
 
     root = find_project_root(args.project_root)
@@ -229,7 +229,9 @@ def _run_check(args: argparse.Namespace) -> int:
     people = sys.stderr if to_stdout else sys.stdout
     print(render_summary(report), file=people)
     if args.annotations == "github" or in_github_actions():
-        for line in github_annotations(report, display_root(current, root)):
+        folders = {spec: checkout_folder(spec, root) for spec in baselines}
+        in_checkout = {spec: folder for spec, folder in folders.items() if folder is not None}
+        for line in github_annotations(report, display_root(current, root), in_checkout):
             print(line, file=people)
     return EXIT_OK if report.verdict == "compatible" else EXIT_FAILED
 

@@ -20,7 +20,14 @@ from google.protobuf.descriptor_pb2 import FieldDescriptorProto as FDP
 
 from toolkit.contract import SPACE_FIELD
 from toolkit.documents.schema import Change, SourceLine
-from toolkit.schema.elements import WELL_KNOWN_PREFIX, Element, SchemaIndex, build_index
+from toolkit.schema.elements import (
+    WELL_KNOWN_PREFIX,
+    Element,
+    SchemaIndex,
+    Span,
+    build_index,
+    span_of,
+)
 from toolkit.schema.kinds import KINDS, SAFE, change_of_kind
 
 SCALAR_NAMES = {
@@ -193,15 +200,25 @@ def _file_lines(path: Path) -> tuple[str, ...]:
 
 def source_line(element: Element | None, root: Path | None) -> SourceLine | None:
     """The element's declaration as its .proto file reads (a field's rendered declaration when
-    the file is not at hand, e.g. an image baseline)."""
+    the file is not at hand, e.g. an image baseline), with the declaration's span."""
     if element is None or element.line is None:
         return None
+    span = span_of(element.span)
+    columns = (span.column, span.end_line, span.end_column) if span else (None, None, None)
     lines = _file_lines(root / element.file) if root is not None else ()
     if 0 < element.line <= len(lines):
-        return SourceLine(element.file, element.line, lines[element.line - 1].strip())
+        return SourceLine(element.file, element.line, lines[element.line - 1].strip(), *columns)
     if isinstance(element.proto, FDP):
-        return SourceLine(element.file, element.line, f"{render_field(element.proto)};")
+        return SourceLine(element.file, element.line, f"{render_field(element.proto)};", *columns)
     return None
+
+
+def with_span(change: Change, span: Span | None) -> Change:
+    """The change with the `column`, `end_line` and `end_column` of the declaration its `line`
+    names (none of them unless the span starts on that line: no column beats a wrong one)."""
+    if span is None or change.line is None or span.line != change.line:
+        return change
+    return replace(change, column=span.column, end_line=span.end_line, end_column=span.end_column)
 
 
 def _oneof(message: descriptor_pb2.DescriptorProto, field: FDP) -> str | None:
@@ -376,19 +393,21 @@ class _Differ:
 
     def _location(
         self, old_name: str | None, new_name: str | None
-    ) -> tuple[str | None, int | None]:
-        """Where a change is in the CURRENT schema: the element, or its nearest survivor."""
+    ) -> tuple[str | None, int | None, Span | None]:
+        """Where a change is in the CURRENT schema: the element, or its nearest survivor (or
+        the file's package line), with the span of that declaration when it is known."""
         candidate = new_name or (self.names.current(old_name) if old_name else None)
         while candidate:
             element = self.new.elements.get(candidate)
             if element is not None:
-                return element.file, element.line
+                return element.file, element.line, span_of(element.span)
             candidate = candidate.rpartition(".")[0]
         if old_name and old_name in self.old.elements:
             file = self.old.elements[old_name].file
             if file in self.new.package_lines:
-                return file, self.new.package_lines[file]
-        return None, None
+                package = span_of(self.new.package_spans.get(file))
+                return file, self.new.package_lines[file], package
+        return None, None, None
 
     def record(
         self,
@@ -402,7 +421,7 @@ class _Differ:
         old_name: str | None = None,
         new_name: str | None = None,
     ) -> None:
-        file, line = self._location(old_name, new_name)
+        file, line, span = self._location(old_name, new_name)
         new_element = self.new.elements.get(
             new_name or (self.names.current(old_name) if old_name else element)
         )
@@ -425,13 +444,12 @@ class _Differ:
         found = KINDS[kind]
         may_break = (found.backward, found.forward) != (SAFE, SAFE) or found.source != SAFE.wire
         old = self._old_with_lines() if may_break else self.old
-        self.changes.append(
-            replace(
-                change,
-                before_source=source_line(old.elements.get(old_name or element), self.roots[0]),
-                after_source=source_line(new_element, self.roots[1]),
-            )
+        change = replace(
+            change,
+            before_source=source_line(old.elements.get(old_name or element), self.roots[0]),
+            after_source=source_line(new_element, self.roots[1]),
         )
+        self.changes.append(with_span(change, span))
 
     # --- walking ---------------------------------------------------------------------------
 
@@ -443,19 +461,19 @@ class _Differ:
         for file, old_package in sorted(self.old.packages.items()):
             new_package = self.new.packages.get(file)
             if new_package is not None and new_package != old_package:
-                self.changes.append(
-                    change_of_kind(
-                        "package_changed",
-                        change_id=f"{file}:package",
-                        baseline=self.label,
-                        element=file,
-                        message=None,
-                        file=file,
-                        line=self.new.package_lines.get(file),
-                        before=old_package,
-                        after=new_package,
-                    )
+                change = change_of_kind(
+                    "package_changed",
+                    change_id=f"{file}:package",
+                    baseline=self.label,
+                    element=file,
+                    message=None,
+                    file=file,
+                    line=self.new.package_lines.get(file),
+                    before=old_package,
+                    after=new_package,
                 )
+                package = span_of(self.new.package_spans.get(file))
+                self.changes.append(with_span(change, package))
         for old_type, new_type in self.names.types:
             renamed = self.new.elements[new_type]
             kind = "enum_renamed" if renamed.kind == "enum" else "message_renamed"

@@ -80,6 +80,10 @@ def version_policy(
 ) -> VersionPolicy:
     bump = required_bump(changes, baseline_files, current_files)
     file, line = (declared.file, declared.line) if declared else (None, None)
+    # The declaration's span on its line (GitHub's columns), only where the line is known.
+    column = declared.column if declared and line is not None else None
+    end_line = line if column is not None else None
+    end_column = declared.end_column if declared and column is not None else None
     if baseline_version is None:
         reason = (
             "neither schema declares a version"
@@ -97,6 +101,9 @@ def version_policy(
             description=f"not checked: {reason}",
             file=file,
             line=line,
+            column=column,
+            end_line=end_line,
+            end_column=end_column,
         )
     minimum = minimum_version(baseline_version, bump)
     if declared is None:
@@ -124,4 +131,7 @@ def version_policy(
         description=text,
         file=file,
         line=line,
+        column=column,
+        end_line=end_line,
+        end_column=end_column,
     )

@@ -5,6 +5,7 @@ grouped by message) and GitHub workflow annotations, both built only from the re
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 from toolkit.annotations import Annotation
@@ -127,22 +128,59 @@ def _sentence(change: Change) -> str:
     return text + (f". Remedy: {change.remedy}" if change.remedy else "")
 
 
-def schema_annotations(report: SchemaReport, schema_root: str) -> list[Annotation]:
-    """One error per breaking, unaccepted change and per failed version policy, located where
-    the report knows (the file relative to the repository, the line of the element)."""
-    found = []
-    for change in report.changes:
-        if not change.breaking or change.accepted is not None:
-            continue
-        found.append(
-            Annotation(
-                "error",
-                _sentence(change),
-                title=f"{change.kind} ({change.baseline})",
-                file=_in_repository(schema_root, change.file) if change.file else None,
-                line=change.line,
-            )
+def _gone(change: Change) -> bool:
+    found = KINDS.get(change.kind)
+    return found is not None and found.aspect == "removed"
+
+
+def change_annotation(
+    change: Change, schema_root: str, baseline_roots: Mapping[str, str] | None = None
+) -> Annotation:
+    """A breaking change as a GitHub error: at its declaration in the current schema (file,
+    line and the declaration's columns, where known); an element that is gone points into
+    the baseline file when that file is part of the checkout (`baseline_roots`: a baseline
+    label -> its folder in the repository), else at its nearest surviving enclosing element,
+    the sentence naming where it was declared."""
+    text = _sentence(change)
+    title = f"{change.kind} ({change.baseline})"
+    was = change.before_source if _gone(change) else None
+    baseline_root = (baseline_roots or {}).get(change.baseline)
+    if was is not None and baseline_root is not None:
+        return Annotation(
+            "error",
+            text,
+            title=title,
+            file=_in_repository(baseline_root, was.file),
+            line=was.line,
+            column=was.column,
+            end_line=was.end_line,
+            end_column=was.end_column,
         )
+    if was is not None:
+        text += f" (it was declared at {was.file}:{was.line} in the baseline {change.baseline})"
+    return Annotation(
+        "error",
+        text,
+        title=title,
+        file=_in_repository(schema_root, change.file) if change.file else None,
+        line=change.line,
+        column=change.column,
+        end_line=change.end_line,
+        end_column=change.end_column,
+    )
+
+
+def schema_annotations(
+    report: SchemaReport, schema_root: str, baseline_roots: Mapping[str, str] | None = None
+) -> list[Annotation]:
+    """One error per breaking, unaccepted change and per failed version policy, located where
+    the report knows (the file relative to the repository, the line and columns of the element
+    or of the version comment; `change_annotation` says where a removed element points)."""
+    found = [
+        change_annotation(change, schema_root, baseline_roots)
+        for change in report.changes
+        if change.breaking and change.accepted is None
+    ]
     for policy in report.version_policy:
         if policy.checked and not policy.satisfied:
             found.append(
@@ -152,14 +190,20 @@ def schema_annotations(report: SchemaReport, schema_root: str) -> list[Annotatio
                     title=f"version policy ({policy.baseline})",
                     file=_in_repository(schema_root, policy.file) if policy.file else None,
                     line=policy.line,
+                    column=policy.column,
+                    end_line=policy.end_line,
+                    end_column=policy.end_column,
                 )
             )
     return found
 
 
-def github_annotations(report: SchemaReport, schema_root: str) -> list[str]:
+def github_annotations(
+    report: SchemaReport, schema_root: str, baseline_roots: Mapping[str, str] | None = None
+) -> list[str]:
     """`::error` lines (toolkit.annotations, buf's github-actions format as model)."""
-    return [annotation.render() for annotation in schema_annotations(report, schema_root)]
+    found = schema_annotations(report, schema_root, baseline_roots)
+    return [annotation.render() for annotation in found]
 
 
 def junit_suites(report: SchemaReport) -> list[JunitSuite]:

@@ -56,25 +56,32 @@ TAG_PATTERN = re.compile(r"^v?(\d+\.\d+\.\d+)$")
 @dataclass(frozen=True)
 class VersionDeclaration:
     """A schema's version and where it is declared (file relative to the module, 1-based
-    line; both None when the version came from a tag or a command-line option)."""
+    line; both None when the version came from a tag or a command-line option). `column` and
+    `end_column` span `engram-schema-version: X.Y.Z` on that line (1-based, the end one past
+    its last character, as GitHub counts); None when the file is not at hand."""
 
     version: Version
     file: str | None
     line: int | None
+    column: int | None = None
+    end_column: int | None = None
 
 
-def _line_of(module_root: Path | None, file: str, value: str) -> int | None:
+def _span_of(
+    module_root: Path | None, file: str, value: str
+) -> tuple[int | None, int | None, int | None]:
+    """(line, column, end column) of the declaration in the file, as the file reads."""
     if module_root is None:
-        return None
+        return None, None, None
     try:
         text = (module_root / file).read_text(encoding="utf-8")
-    except OSError:
-        return None
+    except (OSError, UnicodeDecodeError):
+        return None, None, None
     for number, line in enumerate(text.splitlines(), start=1):
         match = VERSION_PATTERN.search(line)
         if match and match.group(1) == value:
-            return number
-    return None
+            return number, match.start() + 1, match.end() + 1
+    return None, None, None
 
 
 def find_version(
@@ -97,7 +104,7 @@ def find_version(
         version = Version(value)
     except InvalidVersion as exc:
         raise SchemaVersionError(f"{name}: {value!r} is not a valid version") from exc
-    return VersionDeclaration(version, name, _line_of(module_root, name, value))
+    return VersionDeclaration(version, name, *_span_of(module_root, name, value))
 
 
 def version_of_tag(ref: str) -> Version | None:

@@ -175,7 +175,26 @@ def test_from_dict_refuses_a_document_of_another_kind() -> None:
 def test_schema_doc_prints_each_packaged_schema(name: str) -> None:
     completed = run_cli(["schema-doc", name])
     assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout) == json_schema(name)
+    printed = json.loads(completed.stdout)
+    if name == "results":  # it refers to the stage documents: they are embedded
+        embedded = {"drift", "lint", "schema", "compat", "rehearsal"}
+        assert {k: v for k, v in printed.items() if k != "$defs"} == {
+            k: v for k, v in json_schema(name).items() if k != "$defs"
+        }
+        assert all(printed["$defs"][other] == json_schema(other) for other in embedded)
+    else:
+        assert printed == json_schema(name)
+
+
+def test_a_results_document_validates_against_the_printed_schema_alone() -> None:
+    """A CI job validates results.json with `schema-doc results` and nothing else."""
+    printed = json.loads(run_cli(["schema-doc", "results"]).stdout)
+    validator = jsonschema.Draft202012Validator(printed)  # no registry: only what was printed
+    document = load_document("rollout")
+    assert not list(validator.iter_errors(document))
+    broken = json.loads(json.dumps(document))
+    broken["compat"]["checks"][0]["outcome"] = "sort of"
+    assert list(validator.iter_errors(broken)), "a nested stage document is validated too"
 
 
 def test_schema_doc_of_an_unknown_document_is_a_usage_error() -> None:

@@ -28,6 +28,8 @@ SCHEMA_PACKAGE = "toolkit.documents"
 SCHEMA_FOLDER = "schemas"
 # Every document of the toolkit, by the name `engram-compat schema-doc NAME` prints it under.
 DOCUMENT_NAMES = ("results", "schema", "compat", "drift", "lint", "rehearsal")
+# Every packaged schema's `$id` begins so (`urn:engram-compat:document:NAME:VERSION`).
+URN_PREFIX = "urn:engram-compat:document:"
 
 D = TypeVar("D", bound="Document")
 
@@ -52,6 +54,41 @@ def json_schema_text(name: str) -> str:
         raise DocumentError(f"no such document {name!r}: choose one of {', '.join(DOCUMENT_NAMES)}")
     folder = resources.files(SCHEMA_PACKAGE).joinpath(SCHEMA_FOLDER)
     return folder.joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+
+
+def json_schema_bundle(name: str) -> dict[str, Any]:
+    """One document's JSON Schema with every schema it refers to embedded under `$defs` (each
+    keeps its `$id`: a 2020-12 compound schema), so a validator given only this resolves them."""
+    schema = json_schema(name)
+    referenced = sorted(_referenced(schema) - {schema["$id"]})
+    if not referenced:
+        return schema
+    embedded = {_name_of(ref): json_schema(_name_of(ref)) for ref in referenced}
+    return {**schema, "$defs": {**schema.get("$defs", {}), **embedded}}
+
+
+def _referenced(schema: Any) -> set[str]:
+    """The other packaged documents' `$id`s that `schema` refers to, directly or through them."""
+    found: set[str] = set()
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(URN_PREFIX) and ref not in found:
+                found.add(ref)
+                pending.append(json_schema(_name_of(ref)))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
+
+
+def _name_of(ref: str) -> str:
+    for name in DOCUMENT_NAMES:
+        if schema_id(name) == ref:
+            return name
+    raise DocumentError(f"a packaged schema refers to {ref!r}, which is not packaged")
 
 
 @cache

@@ -3,20 +3,30 @@ thread; a publisher task publishes each one, in order, once it is committed.
 
 The call's answer waits for every write it handed over. A stalled publisher (a slow hub)
 stops the reading after `MAX_UNPUBLISHED` writes, so memory stays bounded.
+
+Per write the loop does little: the write is handed to the writer with the flow's own
+callback (no future, no queue, no semaphore per write); a committed group wakes the publisher
+once, and it publishes everything committed since it last ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from toolkit.server.resolve import Resolution
 from toolkit.server.store import SpaceStore, StoredMemory
-from toolkit.server.writes import StoreWriter
+from toolkit.server.writes import Outcome, StoreWriter
 
 MAX_UNPUBLISHED = 1024  # streamed writes a call may have in flight before it stops reading
 
 Publish = Callable[[Resolution, StoredMemory], Awaitable[None]]
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 class CommitFlow:
@@ -26,11 +36,13 @@ class CommitFlow:
         self.writer = writer
         self.resolution = resolution
         self._publish = publish
-        self.writes: asyncio.Queue[asyncio.Future[StoredMemory] | None] = asyncio.Queue()
-        self.room = asyncio.Semaphore(MAX_UNPUBLISHED)
+        self._outcomes: deque[Outcome] = deque()  # committed or failed, not yet published
+        self.unpublished = 0  # handed over and not yet published (or failed)
         self.failure: Exception | None = None
         self.committed = 0
         self._ended = False
+        self._has_outcomes: asyncio.Future[None] | None = None  # the publisher waits
+        self._has_room: asyncio.Future[None] | None = None  # the reading call waits
         self.publisher: asyncio.Task[None] = asyncio.ensure_future(self._publish_committed())
 
     def raise_failure(self) -> None:
@@ -40,8 +52,19 @@ class CommitFlow:
     async def submit(self, store: SpaceStore, memory: StoredMemory) -> None:
         """Hand `memory` to the writer thread, waiting while too many are unpublished."""
         self.raise_failure()
-        await self.room.acquire()
-        self.writes.put_nowait(self.writer.submit(store, memory))
+        while self.unpublished >= MAX_UNPUBLISHED:
+            self._has_room = asyncio.get_running_loop().create_future()
+            try:
+                await self._has_room
+            finally:
+                self._has_room = None
+        self.unpublished += 1
+        self.writer.hand_over(store, memory, self._committed)
+
+    def _committed(self, outcome: Outcome) -> None:
+        """The writer's callback, on the loop, in the order the writes were handed over."""
+        self._outcomes.append(outcome)
+        _wake(self._has_outcomes)
 
     async def finish(self) -> None:
         """Wait until every write handed over is committed and published; raise the first
@@ -59,21 +82,29 @@ class CommitFlow:
         self._end()
 
     def _end(self) -> None:
-        if not self._ended and not self.publisher.done():
-            self._ended = True
-            self.writes.put_nowait(None)
+        self._ended = True
+        _wake(self._has_outcomes)
 
     async def _publish_committed(self) -> None:
-        while (write := await self.writes.get()) is not None:
+        outcomes = self._outcomes
+        while True:
+            while outcomes:
+                outcome = outcomes.popleft()
+                if isinstance(outcome, Exception):  # the call reports it (StoreClosed: NOT_FOUND)
+                    self.failure = self.failure or outcome
+                else:
+                    self.committed += 1
+                    if self.failure is None:
+                        await self._publish(self.resolution, outcome)
+                self.unpublished -= 1
+                _wake(self._has_room)
+            if self._ended and not self.unpublished:
+                return
+            self._has_outcomes = asyncio.get_running_loop().create_future()
             try:
-                memory = await write
-            except Exception as exc:  # the call reports it (StoreClosed: NOT_FOUND)
-                self.failure = self.failure or exc
-            else:
-                self.committed += 1
-                if self.failure is None:
-                    await self._publish(self.resolution, memory)
-            self.room.release()
+                await self._has_outcomes
+            finally:
+                self._has_outcomes = None
 
 
 class CommitFlows:

@@ -329,9 +329,18 @@ class EngramServicer:
             await announce(resolution, context, early=True)
             sequence = 0
             sequence_field = self.messages.sequence_field
-            while (event := await subscription.next()) is not None:
+            encode = self._stream_body
+            pop = subscription.pop
+            # Everything waiting is sent before the stream waits again: one wakeup per batch.
+            while True:
+                event = pop()
+                if event is None:
+                    if subscription.end_reason is not None:
+                        break
+                    await subscription.wait()
+                    continue
                 sequence += 1
-                yield event.wire(self._stream_body) + sequence_field(sequence)
+                yield event.wire(encode) + sequence_field(sequence)
         finally:
             self.hub.unsubscribe(subscription)
         if subscription.end_reason is EndReason.DELETED:

@@ -122,7 +122,20 @@ def echo_server(tmp: Path) -> Iterator[str]:
 @contextmanager
 def engram_server(tmp: Path) -> Iterator[str]:
     """`engram-compat serve` on a fresh data dir, in its own process, with the bench's spaces."""
-    command = [*serve_command(), "serve", "--port", "0", "--data-dir", str(tmp / "data")]
+    # A subscriber buffer that holds a whole round: the echo never drops a message, so the
+    # served streams are measured delivering every event, not ended for falling behind (on a
+    # loaded machine a round's writes ran more than the default 1,024 events ahead of a
+    # stream's sending now and then, and the round failed).
+    command = [
+        *serve_command(),
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(tmp / "data"),
+        "--subscriber-buffer",
+        str(STREAM_EVENTS_PER_SPACE),
+    ]
     with server_process(command, tmp / "serve.log") as address:
         with grpc.insecure_channel(address) as channel:
             create = channel.unary_unary(f"/{SPACE_SERVICE}/CreateSpace")

@@ -44,8 +44,12 @@ from toolkit.server.store import (
 )
 
 Outcome = StoredMemory | Exception
-OnCommit = Callable[[Outcome], None]
-Write = tuple[SpaceStore, StoredMemory, OnCommit]
+# Runs on the writer thread for each committed memory, so its work overlaps the loop's
+# (which spends about half its time in system calls, without the GIL); what it returns is
+# handed to `on_commit` with the outcome (None when the write failed or has no `prepare`).
+Prepare = Callable[[StoredMemory], object]
+OnCommit = Callable[[Outcome, object], None]
+Write = tuple[SpaceStore, StoredMemory, OnCommit, Prepare | None]
 _Group = list[Write]
 # A group starts gathering with the first write that finds the writer idle and is committed
 # GATHER_S later, or as soon as it holds MAX_ROWS_PER_INSERT writes (one statement), with every
@@ -77,13 +81,22 @@ def commit_group(writes: Sequence[tuple[SpaceStore, StoredMemory]]) -> list[Outc
     return outcomes
 
 
-def _resolve(future: asyncio.Future[StoredMemory], outcome: Outcome) -> None:
+def _resolve(future: asyncio.Future[StoredMemory], outcome: Outcome, _: object = None) -> None:
     if future.done():
         return  # the call was cancelled; its write stands
     if isinstance(outcome, BaseException):
         future.set_exception(outcome)
     else:
         future.set_result(outcome)
+
+
+def _prepared(prepare: Prepare | None, outcome: Outcome) -> object:
+    if prepare is None or isinstance(outcome, Exception):
+        return None
+    try:
+        return prepare(outcome)
+    except Exception:  # the loop prepares it again (and meets the error there)
+        return None
 
 
 class StoreWriter:
@@ -101,11 +114,18 @@ class StoreWriter:
         self._thread: threading.Thread | None = None
         self._gathering: asyncio.TimerHandle | None = None  # the group's commit, once gathered
 
-    def hand_over(self, store: SpaceStore, memory: StoredMemory, on_commit: OnCommit) -> None:
+    def hand_over(
+        self,
+        store: SpaceStore,
+        memory: StoredMemory,
+        on_commit: OnCommit,
+        prepare: Prepare | None = None,
+    ) -> None:
         """Queue `memory`; `on_commit` runs on the loop with the memory as committed (or the
-        store's error), after the `on_commit` of every write handed over before."""
+        store's error) and what `prepare` made of it on the writer thread, after the
+        `on_commit` of every write handed over before."""
         waiting = self._waiting
-        waiting.append((store, memory, on_commit))
+        waiting.append((store, memory, on_commit, prepare))
         if not self._in_flight:
             if self.gather_s <= 0:
                 self._start()
@@ -120,7 +140,7 @@ class StoreWriter:
     def submit(self, store: SpaceStore, memory: StoredMemory) -> asyncio.Future[StoredMemory]:
         """Queue `memory`; the future resolves once it is committed (or with the store's error)."""
         future: asyncio.Future[StoredMemory] = asyncio.get_running_loop().create_future()
-        self.hand_over(store, memory, lambda outcome: _resolve(future, outcome))
+        self.hand_over(store, memory, lambda outcome, _: _resolve(future, outcome))
         return future
 
     def _start(self) -> None:
@@ -142,18 +162,24 @@ class StoreWriter:
         assert loop is not None
         while (group := self._groups.get()) is not None:
             try:
-                outcomes: Sequence[Outcome] = commit_group([(s, m) for s, m, _ in group])
+                outcomes: Sequence[Outcome] = commit_group([(s, m) for s, m, _, _ in group])
             except Exception as exc:  # unforeseen: every write of the group reports it
                 outcomes = [exc] * len(group)
+            prepared = [
+                _prepared(prepare, outcome)
+                for (_, _, _, prepare), outcome in zip(group, outcomes, strict=True)
+            ]
             try:
-                loop.call_soon_threadsafe(self._finish, group, outcomes)
+                loop.call_soon_threadsafe(self._finish, group, outcomes, prepared)
             except RuntimeError:  # the loop is closed: nobody waits for these any more
                 return
 
-    def _finish(self, group: _Group, outcomes: Sequence[Outcome]) -> None:
+    def _finish(
+        self, group: _Group, outcomes: Sequence[Outcome], prepared: Sequence[object]
+    ) -> None:
         self._in_flight = False
-        for (_, _, on_commit), outcome in zip(group, outcomes, strict=True):
-            on_commit(outcome)
+        for (_, _, on_commit, _), outcome, made in zip(group, outcomes, prepared, strict=True):
+            on_commit(outcome, made)
         if self._waiting:
             self._start()
         else:

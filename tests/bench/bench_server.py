@@ -6,7 +6,8 @@ Measured as deployed: `engram-compat serve` runs as its own process, the bare gr
 server (`echo_server`) as its own process, and this process is the measuring client (asyncio,
 IN_FLIGHT calls in flight), the same harness for both (raw bytes in, raw bytes out). Every
 figure is a ratio: Remember and Recall calls/s vs a bare unary echo; Stream messages/s
-delivered to 8 subscribers in 2 spaces vs 8 bare server streams; `registry.get` vs
+delivered to 8 subscribers in 2 spaces vs 8 bare server streams (the echo's message is a
+StreamResponse of 108 bytes, the served events 107-111); `registry.get` vs
 `dict.get` (in process: a micro-benchmark of the lookup). The events
 the subscribers receive are written by StreamingRemember calls from another process
 (`stream_writer`), so the measured client only reads, as it does from the echo. Each side's

@@ -6,7 +6,8 @@ Measured as deployed: `engram-compat serve` runs as its own process, the bare gr
 server (`echo_server`) as its own process, and this process is the measuring client (asyncio,
 IN_FLIGHT calls in flight), the same harness for both (raw bytes in, raw bytes out). Every
 figure is a ratio: Remember and Recall calls/s vs a bare unary echo; Stream messages/s
-delivered to 8 subscribers in 2 spaces vs 8 bare server streams; `registry.get` vs
+delivered to 8 subscribers in 2 spaces vs 8 bare server streams (the echo's message is a
+StreamResponse of 108 bytes, the served events 107-111); `registry.get` vs
 `dict.get` (in process: a micro-benchmark of the lookup). The events
 the subscribers receive are written by StreamingRemember calls from another process
 (`stream_writer`), so the measured client only reads, as it does from the echo. Each side's
@@ -122,7 +123,20 @@ def echo_server(tmp: Path) -> Iterator[str]:
 @contextmanager
 def engram_server(tmp: Path) -> Iterator[str]:
     """`engram-compat serve` on a fresh data dir, in its own process, with the bench's spaces."""
-    command = [*serve_command(), "serve", "--port", "0", "--data-dir", str(tmp / "data")]
+    # A subscriber buffer that holds a whole round: the echo never drops a message, so the
+    # served streams are measured delivering every event, not ended for falling behind (on a
+    # loaded machine a round's writes ran more than the default 1,024 events ahead of a
+    # stream's sending now and then, and the round failed).
+    command = [
+        *serve_command(),
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(tmp / "data"),
+        "--subscriber-buffer",
+        str(STREAM_EVENTS_PER_SPACE),
+    ]
     with server_process(command, tmp / "serve.log") as address:
         with grpc.insecure_channel(address) as channel:
             create = channel.unary_unary(f"/{SPACE_SERVICE}/CreateSpace")

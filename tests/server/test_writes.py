@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,62 @@ def test_streamed_writes_are_published_in_order_and_stored(client: Client) -> No
         assert collector.seen == [(n + 1, f"s{n}") for n in range(500)]
     finally:
         collector.stop()
+
+
+class CountingStore(SpaceStore):
+    """The product's store, recording how many rows each grouped commit held."""
+
+    groups: list[int]
+
+    def remember_many(self, memories: Sequence[StoredMemory]) -> None:
+        self.__dict__.setdefault("groups", []).append(len(memories))
+        super().remember_many(memories)
+
+
+class CommitAtOnceWriter(StoreWriter):
+    """Deliberately broken: commits the first write that finds it idle at once, alone."""
+
+    gather_s = 0.0
+
+
+def groups_of(writer: StoreWriter, store: CountingStore, writes: int) -> list[int]:
+    """The rows of each commit when `writes` streamed writes arrive in one loop turn."""
+
+    async def run() -> None:
+        futures = [writer.submit(store, memory(f"m{n}")) for n in range(writes)]
+        await asyncio.gather(*futures)
+        await writer.close()
+
+    asyncio.run(run())
+    return store.groups
+
+
+@pytest.mark.parametrize(
+    ("writer", "expected"),
+    [
+        (StoreWriter, [10]),
+        (CommitAtOnceWriter, [1, 9]),
+    ],
+)
+def test_streamed_writes_gather_into_one_commit(
+    tmp_path: Path, writer: type[StoreWriter], expected: list[int]
+) -> None:
+    store = CountingStore.open(tmp_path / "space")
+    try:
+        assert groups_of(writer(), store, 10) == expected
+        assert store.find()[1] == 10
+    finally:
+        store.close()
+
+
+def test_a_full_statement_is_committed_without_waiting(tmp_path: Path) -> None:
+    store = CountingStore.open(tmp_path / "space")
+    try:
+        # The first MAX_ROWS_PER_INSERT go at once; the rest gathered during that commit.
+        rows = MAX_ROWS_PER_INSERT * 2 + 5
+        assert groups_of(StoreWriter(), store, rows) == [
+            MAX_ROWS_PER_INSERT,
+            rows - MAX_ROWS_PER_INSERT,
+        ]
+    finally:
+        store.close()

@@ -98,7 +98,7 @@ class EngramServicer:
         self.server_version = server_version
         self.schema_version = schema_version
         self.writer = StoreWriter()
-        self.flows = CommitFlows(self.writer, self._publish_remembered)
+        self.flows = CommitFlows(self.writer, self._remembered_event, self._publish_event)
         self._scans = concurrent.futures.ThreadPoolExecutor(
             max_workers=SCAN_WORKERS, thread_name_prefix="engram-scan", initializer=_lower_priority
         )
@@ -167,8 +167,16 @@ class EngramServicer:
     async def _publish(self, resolution: Resolution, kind: EventKind, memory: StoredMemory) -> None:
         await self.hub.publish(SpaceEvent(resolution.space, kind, memory, time.time_ns()))
 
-    async def _publish_remembered(self, resolution: Resolution, memory: StoredMemory) -> None:
-        await self._publish(resolution, EventKind.REMEMBERED, memory)
+    def _remembered_event(self, resolution: Resolution, memory: StoredMemory) -> SpaceEvent:
+        """A streamed write's event, encoded (on the writer thread: see `CommitFlow`)."""
+        event = SpaceEvent(resolution.space, EventKind.REMEMBERED, memory, time.time_ns())
+        if self.hub.subscriber_count(resolution.space):  # else nobody may ever send it
+            event.wire(self._stream_body)
+            _ = event.nbytes
+        return event
+
+    async def _publish_event(self, event: SpaceEvent) -> None:
+        await self.hub.publish(event)
 
     # --- unary RPCs ------------------------------------------------------------------------
 
@@ -329,9 +337,18 @@ class EngramServicer:
             await announce(resolution, context, early=True)
             sequence = 0
             sequence_field = self.messages.sequence_field
-            while (event := await subscription.next()) is not None:
+            encode = self._stream_body
+            pop = subscription.pop
+            # Everything waiting is sent before the stream waits again: one wakeup per batch.
+            while True:
+                event = pop()
+                if event is None:
+                    if subscription.end_reason is not None:
+                        break
+                    await subscription.wait()
+                    continue
                 sequence += 1
-                yield event.wire(self._stream_body) + sequence_field(sequence)
+                yield event.wire(encode) + sequence_field(sequence)
         finally:
             self.hub.unsubscribe(subscription)
         if subscription.end_reason is EndReason.DELETED:

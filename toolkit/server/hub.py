@@ -161,18 +161,30 @@ class Subscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def next(self) -> SpaceEvent | None:
-        """The next event, or None once the subscription has ended (see `end_reason`)."""
-        while not self._events:
-            if self.end_reason is not None:
-                return None
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+    def pop(self) -> SpaceEvent | None:
+        """The next event if one is waiting, else None (without waiting)."""
+        if not self._events:
+            return None
         event = self._events.popleft()
         self.pending_bytes -= event.nbytes
+        return event
+
+    async def wait(self) -> None:
+        """Wait until an event is waiting or the subscription has ended."""
+        if self._events or self.end_reason is not None:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def next(self) -> SpaceEvent | None:
+        """The next event, or None once the subscription has ended (see `end_reason`)."""
+        while (event := self.pop()) is None:
+            if self.end_reason is not None:
+                return None
+            await self.wait()
         return event
 
 

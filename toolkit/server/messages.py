@@ -25,7 +25,10 @@ _UNSIGNED_VARINT_TYPES = (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_UINT
 # A timestamp is stored as signed 64-bit nanoseconds since the epoch (1677-09-21 to 2262-04-11).
 MIN_NS = -(2**63)
 MAX_NS = 2**63 - 1
-MAX_EVENT_TYPES = 16  # a Stream filter names each of the (three) event types at most once
+MAX_EVENT_TYPES = 16
+# Every stream numbers its events from 1: the encodings of the first sequence numbers are made
+# once (on the first stream event) and shared by every stream.
+SEQUENCE_FIELDS_KEPT = 16_384  # a Stream filter names each of the (three) event types at most once
 
 
 def timestamp_ns(timestamp: Any, field: str) -> int:
@@ -97,6 +100,7 @@ class Messages:
         self.schema = schema
         self._classes: dict[str, type[Message]] = {}
         self._sequence_tag = self._unsigned_varint_tag("StreamResponse", "sequence")
+        self._sequence_fields: list[bytes] = []  # sequence_field(n) for n < SEQUENCE_FIELDS_KEPT
 
     def new(self, name: str, **fields: Any) -> Any:
         cls = self._classes.get(name)
@@ -160,7 +164,14 @@ class Messages:
     def sequence_field(self, sequence: int) -> bytes:
         """StreamResponse.sequence alone, encoded. Appended to `stream_body` it completes the
         message: a protobuf parser merges concatenated encodings of one message."""
+        kept = self._sequence_fields
+        if sequence < len(kept):
+            return kept[sequence]
         if self._sequence_tag is not None:
+            if not kept and sequence < SEQUENCE_FIELDS_KEPT:
+                tag = self._sequence_tag
+                kept.extend(tag + varint(n) for n in range(SEQUENCE_FIELDS_KEPT))
+                return kept[sequence]
             return self._sequence_tag + varint(sequence)
         encoded: bytes = self.new("StreamResponse", sequence=sequence).SerializeToString()
         return encoded

@@ -34,6 +34,7 @@ from toolkit.schema.diff import diff_schemas, schema_names
 from toolkit.schema.elements import build_index
 from toolkit.schema.kinds import KINDS, RPC_LEVEL_CATEGORIES
 from toolkit.schema.pool import Schema
+from toolkit.schema.json_replay import json_replay
 from toolkit.schema.replay import replay
 
 UNOBSERVABLE = frozenset(
@@ -115,13 +116,17 @@ def schema_pairs(draw: st.DrawFn) -> tuple[Spec, Spec]:
                             reserved_names=reserved_names)  # fmt: skip
 
 
-def predicted_and_observed(old: Spec, new: Spec) -> dict[str, tuple[bool, bool, list[str]]]:
-    """Per direction: (the table predicts bad, the replay observes bad, the kinds)."""
+def predicted_and_observed(
+    old: Spec, new: Spec, encoding: str = "wire"
+) -> dict[str, tuple[bool, bool, list[str]]]:
+    """Per direction: (the table predicts bad, the replay observes bad, the kinds), for the
+    binary wire (the wire replay) or JSON (the JSON replay)."""
     old_files, new_files = build(old), build(new)
     old_index, new_index = build_index(old_files), build_index(new_files)
     changes = diff_schemas(old_index, new_index, "base", old_files, new_files)
     names = schema_names(old_index, new_index)
-    run = replay(Schema(old_files), Schema(new_files), names, "base")
+    replayed = replay if encoding == "wire" else json_replay
+    run = replayed(Schema(old_files), Schema(new_files), names, "base")
     excluded: set[str] = set()  # fields whose outcomes a removal explains
     value_removed = False  # an enum value's removal explains "has no name" outcomes
     for change in changes:
@@ -143,7 +148,9 @@ def predicted_and_observed(old: Spec, new: Spec) -> dict[str, tuple[bool, bool, 
     ]
     out = {}
     for direction, rating in (("old_to_new", "backward"), ("new_to_old", "forward")):
-        predicted = any(getattr(KINDS[c.kind], rating).wire == "breaking" for c in counted)
+        predicted = any(
+            getattr(getattr(KINDS[c.kind], rating), encoding) == "breaking" for c in counted
+        )
         observed = any(
             f.outcome in BAD
             and f.field not in excluded
@@ -170,6 +177,23 @@ DEEP = int(os.environ.get("AGREEMENT_EXAMPLES", "0"))
 def test_the_rule_table_and_the_wire_replay_agree_per_direction(pair: tuple[Spec, Spec]) -> None:
     old, new = pair
     for direction, (predicted, observed, kinds) in predicted_and_observed(old, new).items():
+        assert predicted == observed, (direction, kinds, _render(old), _render(new))
+
+
+@settings(
+    max_examples=DEEP or 120,
+    deadline=None,
+    derandomize=not DEEP,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(pair=schema_pairs())
+def test_the_rule_table_and_the_json_replay_agree_per_direction(pair: tuple[Spec, Spec]) -> None:
+    """The table's JSON ratings against what a tolerant JSON reader of the other schema
+    parses (see `toolkit.schema.json_replay`)."""
+    old, new = pair
+    for direction, (predicted, observed, kinds) in predicted_and_observed(
+        old, new, "json"
+    ).items():
         assert predicted == observed, (direction, kinds, _render(old), _render(new))
 
 

@@ -28,7 +28,7 @@ from google.protobuf.message import DecodeError, EncodeError, Message
 
 from toolkit.contract import HAZARD_SERVERS_FIRST, SPACE_FIELD
 from toolkit.documents.schema import Direction, Hazard, ReplayField, ReplayResult
-from toolkit.schema.diff import Names
+from toolkit.schema.diff import Names, json_name
 from toolkit.schema.pool import Schema
 from toolkit.schema.samples import build_samples
 
@@ -864,8 +864,10 @@ def _wire_form(
     file_proto: descriptor_pb2.FileDescriptorProto,
     extensions: list[descriptor_pb2.FieldDescriptorProto],
     names: Names | None,
+    json_names: bool = False,
 ) -> tuple[bytes, tuple[str, ...]]:
-    """What the wire replay of a type depends on, as bytes; and the types it refers to."""
+    """What the wire replay of a type depends on, as bytes; and the types it refers to. With
+    `json_names`, what the JSON replay depends on: the fields' JSON names too."""
     copy = type(proto)()
     copy.CopyFrom(proto)
     refs: list[str] = []
@@ -877,7 +879,10 @@ def _wire_form(
         del copy.extension[:]
         copy.extension.extend(sorted(extensions, key=lambda e: e.number))
         for field in [*copy.field, *copy.extension]:
-            field.ClearField("json_name")
+            if json_names:
+                field.json_name = json_name(field)
+            else:
+                field.ClearField("json_name")
             if field.type_name:
                 bare = field.type_name.lstrip(".")
                 field.type_name = names.current(bare) if names else bare
@@ -901,19 +906,22 @@ def identical_messages(
     baseline: descriptor_pb2.FileDescriptorSet,
     current: descriptor_pb2.FileDescriptorSet,
     names: Names,
+    *,
+    json_names: bool = False,
 ) -> set[str]:
-    """Baseline message names whose whole transitive structure is the same in `current`."""
+    """Baseline message names whose whole transitive structure is the same in `current` (with
+    `json_names`, their JSON names too)."""
     old_types, new_types = _type_protos(baseline), _type_protos(current)
     old_ext, new_ext = _extensions_by_extendee(baseline), _extensions_by_extendee(current)
     new_forms = {
-        name: _wire_form(proto, file_proto, new_ext.get(name, []), None)[0]
+        name: _wire_form(proto, file_proto, new_ext.get(name, []), None, json_names)[0]
         for name, (proto, file_proto) in new_types.items()
     }
     differs: set[str] = set()
     users: dict[str, list[str]] = {}
     for name, (proto, file_proto) in old_types.items():
         mapped = names.current(name)
-        form, refs = _wire_form(proto, file_proto, old_ext.get(name, []), names)
+        form, refs = _wire_form(proto, file_proto, old_ext.get(name, []), names, json_names)
         if new_forms.get(mapped) != form:
             differs.add(name)
         for ref in refs:

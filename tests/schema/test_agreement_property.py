@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 from tests.schema.test_replay_kinds import BAD, PACKAGE, Fld, Spec, build
 from toolkit.schema.diff import diff_schemas, schema_names
 from toolkit.schema.elements import build_index
+from toolkit.schema.json_replay import json_replay
 from toolkit.schema.kinds import KINDS, RPC_LEVEL_CATEGORIES
 from toolkit.schema.pool import Schema
-from toolkit.schema.json_replay import json_replay
 from toolkit.schema.replay import replay
 
 UNOBSERVABLE = frozenset(
@@ -191,9 +191,7 @@ def test_the_rule_table_and_the_json_replay_agree_per_direction(pair: tuple[Spec
     """The table's JSON ratings against what a tolerant JSON reader of the other schema
     parses (see `toolkit.schema.json_replay`)."""
     old, new = pair
-    for direction, (predicted, observed, kinds) in predicted_and_observed(
-        old, new, "json"
-    ).items():
+    for direction, (predicted, observed, kinds) in predicted_and_observed(old, new, "json").items():
         assert predicted == observed, (direction, kinds, _render(old), _render(new))
 
 

@@ -123,9 +123,8 @@ def _unnamed_detail(wf: FieldDescriptor, rf: FieldDescriptor, wv: Any) -> str | 
     if wf.type != F.TYPE_ENUM or rf.type != F.TYPE_ENUM:
         return None
     items = list(wv) if wf.is_repeated else [wv]
-    names = sorted(
-        {n for n in (_enum_name(wf, v) for v in items) if n and n not in rf.enum_type.values_by_name}
-    )
+    known = rf.enum_type.values_by_name
+    names = sorted({n for n in (_enum_name(wf, v) for v in items) if n and n not in known})
     return f"enum value {','.join(names)} has no name in the reader" if names else None
 
 

@@ -54,6 +54,7 @@ UNOBSERVABLE = frozenset(
 SCALARS = [
     "int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64",
     "sfixed32", "sfixed64", "bool", "float", "double", "string", "bytes", "E", "Sub",
+    "Map", "Entry",
 ]  # fmt: skip
 FIELD_CHANGES = [
     "none", "retype", "repeated", "rename", "renumber", "new_oneof", "shared_oneof",
@@ -65,9 +66,11 @@ ENUM_VALUES = (("E_UNSPECIFIED", 0), ("E_ONE", 1), ("E_TWO", 2))
 
 @st.composite
 def schema_pairs(draw: st.DrawFn) -> tuple[Spec, Spec]:
+    # proto2 too: closed enums, explicit presence everywhere.
+    syntax = draw(st.sampled_from(["proto3", "proto3", "proto2"]))
     count = draw(st.integers(1, 3))
     types = [draw(st.sampled_from(SCALARS)) for _ in range(count)]
-    repeated = [draw(st.booleans()) and draw(st.booleans()) for _ in range(count)]
+    repeated = [t == "Map" or (draw(st.booleans()) and draw(st.booleans())) for t in types]
     singular = [i for i in range(count) if not repeated[i]]
     in_oneof = singular[:2] if len(singular) >= 2 and draw(st.booleans()) else []
     old = [
@@ -80,8 +83,11 @@ def schema_pairs(draw: st.DrawFn) -> tuple[Spec, Spec]:
     for i, fld in enumerate(old):
         change = draw(st.sampled_from(FIELD_CHANGES))
         if change == "retype":
-            new.append(replace(fld, type=draw(st.sampled_from(SCALARS))))
-        elif change == "repeated" and fld.oneof is None:
+            retyped = draw(st.sampled_from(SCALARS))
+            if retyped == "Map" and not (fld.repeated and fld.oneof is None):
+                retyped = fld.type  # a map is repeated and in no oneof
+            new.append(replace(fld, type=retyped))
+        elif change == "repeated" and fld.oneof is None and fld.type != "Map":
             new.append(replace(fld, repeated=not fld.repeated))
         elif change == "rename":
             new.append(replace(fld, name=f"renamed{i}"))
@@ -112,8 +118,9 @@ def schema_pairs(draw: st.DrawFn) -> tuple[Spec, Spec]:
         "value_renumbered": (("E_UNSPECIFIED", 0), ("E_ONE", 1), ("E_TWO", 5)),
         "value_removed": ENUM_VALUES[:2],
     }[enum_change]
-    return Spec(old), Spec(new, enum_values=values, reserved_numbers=reserved_numbers,
-                            reserved_names=reserved_names)  # fmt: skip
+    return Spec(old, syntax=syntax), Spec(new, syntax=syntax, enum_values=values,
+                                          reserved_numbers=reserved_numbers,
+                                          reserved_names=reserved_names)  # fmt: skip
 
 
 def predicted_and_observed(
@@ -134,8 +141,10 @@ def predicted_and_observed(
             value_removed |= change.kind.startswith("enum_value")
             excluded.add(change.element.rpartition(".")[2])
     # An enum's values reach bytes through a field that is of the enum in both schemas.
-    old_enum_fields = {f.number for f in old.fields if f.type == "E"}
-    enum_used = any(f.type == "E" and f.number in old_enum_fields for f in new.fields)
+    # (by number on the wire, by JSON name in JSON)
+    ident = (lambda f: f.number) if encoding == "wire" else (lambda f: f.name)
+    old_enum_fields = {ident(f) for f in old.fields if f.type == "E"}
+    enum_used = any(f.type == "E" and ident(f) in old_enum_fields for f in new.fields)
     counted = [
         c
         for c in changes

@@ -467,7 +467,7 @@ class _Comparer:
         self, wf: FieldDescriptor, rf: FieldDescriptor, wv: Any, rv: Any, origin: str
     ) -> FieldOutcome:
         if not (_is_map(wf) and _is_map(rf)):
-            return FieldOutcome(CHANGED, "map read as non-map", origin, breaking=True)
+            return self.compare_entries(wf, rf, wv, rv, origin)
         w_value = wf.message_type.fields_by_name["value"]
         r_value = rf.message_type.fields_by_name["value"]
         if len(wv) != len(rv) or not all(any(_scalar_equal(k, r) for r in rv) for k in wv):
@@ -483,6 +483,50 @@ class _Comparer:
             if not _scalar_equal(wv[key], rv[r_keyed.get(lookup, key)], w_value, r_value):
                 return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
         return FieldOutcome(IDENTICAL, "same value", origin)
+
+    def compare_entries(
+        self, wf: FieldDescriptor, rf: FieldDescriptor, wv: Any, rv: Any, origin: str
+    ) -> FieldOutcome:
+        """A map against a repeated entry message (`key = 1`, `value = 2`): the same bytes
+        (protobuf's map rule). A map reader keeps the last entry of each key."""
+        if not (_entry_shaped(wf) and _entry_shaped(rf)):
+            return FieldOutcome(CHANGED, "map read as non-map", origin, breaking=True)
+        w_key, w_value = (wf.message_type.fields_by_number[n] for n in (1, 2))
+        r_key, r_value = (rf.message_type.fields_by_number[n] for n in (1, 2))
+
+        def entries(field: FieldDescriptor, value: Any) -> list[tuple[Any, Any]]:
+            if _is_map(field):
+                return list(value.items())
+            key, val = (field.message_type.fields_by_number[n] for n in (1, 2))
+            return [(getattr(e, key.name), getattr(e, val.name)) for e in value]
+
+        written, read = entries(wf, wv), entries(rf, rv)
+        if len(read) < len(written):
+            return FieldOutcome(
+                LOST, f"{len(written)} entries read as {len(read)} (one per key)", origin, True
+            )
+        if len(read) != len(written):
+            return FieldOutcome(
+                CHANGED, f"{len(written)} entries read as {len(read)}", origin, True
+            )
+        for key, value in written:
+            match = [v for k, v in read if _scalar_equal(key, k, w_key, r_key)]
+            if not match:
+                return FieldOutcome(CHANGED, "map keys differ", origin, breaking=True)
+            if _is_message(w_value) and _is_message(r_value):
+                edge = (w_value.message_type.full_name, r_value.message_type.full_name)
+                self.edges[_key(wf)] = edge
+            elif not _scalar_equal(value, match[-1], w_value, r_value):
+                return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
+        return FieldOutcome(IDENTICAL, "same entries", origin)
+
+
+def _entry_shaped(field: FieldDescriptor) -> bool:
+    """A repeated message field of two fields numbered 1 and 2 (a map's entries, or a
+    repeated message declared like them)."""
+    if not (field.type == F.TYPE_MESSAGE and field.is_repeated):
+        return False
+    return set(field.message_type.fields_by_number) == {1, 2}
 
 
 def _has_default(field: FieldDescriptor, value: Any) -> bool:

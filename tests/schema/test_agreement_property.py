@@ -2,10 +2,13 @@
 rule table predicts per direction equals what the wire replay observes.
 
 Predicted: a direction is bad when the diff records any change whose kind the table rates
-breaking on the binary wire in that direction. Observed: the replay reports a bad outcome
-(CHANGED, LOST, PARSE_ERROR, MISROUTED) on some field of some message in that direction.
+breaking on the binary wire (or in JSON) in that direction. Observed: the wire replay (or the
+JSON replay, `toolkit.schema.json_replay`: MessageToJson written, a tolerant Parse read)
+reports a bad outcome (CHANGED, LOST, PARSE_ERROR, MISROUTED) on some field of some message in
+that direction. Both encodings are checked on the same pairs.
 
-The grammar: a message `M` of one to three fields of scalar, enum or message type (singular
+The grammar: proto3 or proto2 (closed enums); a message `M` of one to three fields of scalar,
+enum, message, map (`map<string, int32>`) or map-shaped entry message type (singular
 or repeated, two of them possibly sharing a oneof), changed field by field (retyped, made
 repeated or singular, renamed, renumbered, moved into a new or a shared oneof or out of one,
 removed with or without reserving number and name), plus a field added, a oneof renamed, and
@@ -24,9 +27,11 @@ they concern are left out):
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.schema.test_replay_kinds import BAD, PACKAGE, Fld, Spec, build
@@ -172,6 +177,32 @@ def predicted_and_observed(
     return out
 
 
+def _pair(old: list[Fld], new: list[Fld], syntax: str = "proto3", **current: Any) -> Any:
+    return (Spec(old, syntax=syntax), Spec(new, syntax=syntax, **current))
+
+
+# The disagreements the JSON replay found in the table, kept as examples of every run.
+JSON_FINDINGS = [
+    _pair([Fld("f0", 1, "E")], [Fld("f0", 1, "E")], enum_values=(*ENUM_VALUES, ("E_THREE", 3))),
+    _pair([Fld("f0", 1, "int32")], [Fld("f0", 1, "double")]),
+    _pair([Fld("f0", 1, "sint32")], [Fld("f0", 1, "int32")]),
+    _pair([Fld("f0", 1, "uint32")], [Fld("f0", 1, "sfixed64")]),
+    _pair([Fld("f0", 1, "Map", repeated=True)], [Fld("f0", 1, "Entry", repeated=True)]),
+    _pair([Fld("f0", 1, "Entry", repeated=True)], [Fld("f0", 1, "Map", repeated=True)]),
+    _pair([Fld("f0", 1, "int32")], [Fld("f0", 1, "E")], syntax="proto2"),
+    _pair([Fld("f0", 1, "E")], [Fld("f0", 1, "uint64")], syntax="proto2"),
+    _pair(
+        [Fld("f0", 1, "bytes", repeated=True)], [Fld("f0", 1, "string", repeated=True)], "proto2"
+    ),
+]
+
+
+def _examples(test: Callable[..., None]) -> Callable[..., None]:
+    for pair in JSON_FINDINGS:
+        test = example(pair=pair)(test)
+    return test
+
+
 # AGREEMENT_EXAMPLES=2000 runs a longer, randomised search (the default is fixed and quick).
 DEEP = int(os.environ.get("AGREEMENT_EXAMPLES", "0"))
 
@@ -183,6 +214,7 @@ DEEP = int(os.environ.get("AGREEMENT_EXAMPLES", "0"))
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(pair=schema_pairs())
+@_examples
 def test_the_rule_table_and_the_wire_replay_agree_per_direction(pair: tuple[Spec, Spec]) -> None:
     old, new = pair
     for direction, (predicted, observed, kinds) in predicted_and_observed(old, new).items():
@@ -196,6 +228,7 @@ def test_the_rule_table_and_the_wire_replay_agree_per_direction(pair: tuple[Spec
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(pair=schema_pairs())
+@_examples
 def test_the_rule_table_and_the_json_replay_agree_per_direction(pair: tuple[Spec, Spec]) -> None:
     """The table's JSON ratings against what a tolerant JSON reader of the other schema
     parses (see `toolkit.schema.json_replay`)."""

@@ -124,9 +124,11 @@ def build(spec: Spec) -> descriptor_pb2.FileDescriptorSet:
     for number in spec.reserved_numbers:
         message.reserved_range.add(start=number, end=number + 1)
     message.reserved_name.extend(spec.reserved_names)
-    entry = file_proto.message_type.add(name="Entry")
+    entry = descriptor_pb2.DescriptorProto(name="Entry")
     entry.field.add(name="key", number=1, type=FDP.TYPE_STRING, label=FDP.LABEL_OPTIONAL)
     entry.field.add(name="value", number=2, type=FDP.TYPE_INT32, label=FDP.LABEL_OPTIONAL)
+    if any(f.type == "Entry" for f in spec.fields):
+        file_proto.message_type.append(entry)
     for map_field in (f for f in spec.fields if f.type == "Map"):
         nested = message.nested_type.add(name=entry_name(map_field.name))
         nested.options.map_entry = True

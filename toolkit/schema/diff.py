@@ -438,6 +438,18 @@ class _Differ:
         candidate = new_name or (self.names.current(old_name) if old_name else None)
         while candidate:
             element = self.new.elements.get(candidate)
+            parent = self.new.elements.get(element.parent or "") if element is not None else None
+            if element is not None and parent is not None and _is_map_entry(parent):
+                candidate = parent.name  # a map entry's key or value: no line of its own
+                continue
+            if element is not None and _is_map_entry(element) and element.parent:
+                # A map's entry is declared by its map field: a change inside it is there.
+                holder = self.new.elements.get(element.parent)
+                fields = getattr(holder.proto, "field", []) if holder is not None else []
+                uses = [f.name for f in fields if f.type_name.lstrip(".") == candidate]
+                if uses:
+                    candidate = f"{element.parent}.{uses[0]}"
+                    continue
             if element is not None:
                 return element.file, element.line
             candidate = candidate.rpartition(".")[0]

@@ -116,7 +116,7 @@ def test_a_map_and_its_repeated_entries_share_the_wire_but_not_json() -> None:
     assert set(outcomes(as_map, as_entries).values()) == {"PARSE_ERROR"}
 
 
-def test_a_map_value_type_change_follows_the_scalar_rules() -> None:
+def test_an_unchanged_map_is_identical_in_both_encodings() -> None:
     old = Spec([Fld("f", 1, "Map", repeated=True)])
     assert observe(old, old) == {"old_to_new": "IDENTICAL", "new_to_old": "IDENTICAL"}
     assert outcomes(old, old) == {"old_to_new": "IDENTICAL", "new_to_old": "IDENTICAL"}

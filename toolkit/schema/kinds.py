@@ -9,6 +9,10 @@ schema; *forward* = written with the current schema, read with the baseline. A d
 rated compatible when every value the writer can produce is read back as the same value
 (protobuf's update rules, https://protobuf.dev/programming-guides/proto3/#updating): a
 64-bit value read as 32 bits is truncated, so widening is backward-safe and forward-breaking.
+JSON ratings are those of a tolerant ProtoJSON reader (`ignore_unknown_fields`: unknown keys
+and unknown enum names are dropped) reading what the other schema's writer emits, and are
+checked against the JSON replay (`toolkit.schema.json_replay`) as the wire ratings are against
+the wire replay.
 """
 
 from __future__ import annotations

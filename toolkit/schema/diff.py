@@ -714,6 +714,8 @@ class _Differ:
         type_kind = self._map_change_kind(old, new) or type_change_kind(
             old, new, same_named, closed, checked
         )
+        if type_kind == "field_type_changed":
+            type_kind = self._equivalent_message_kind(old, new) or type_kind
         if type_kind in ("field_map_to_repeated", "field_repeated_to_map"):
             before = "map" if type_kind == "field_map_to_repeated" else type_label(old)
             after = "map" if type_kind == "field_repeated_to_map" else type_label(new)
@@ -782,6 +784,36 @@ class _Differ:
         element = index.elements.get(field.type_name.lstrip("."))
         proto = element.proto if element is not None else None
         return proto if isinstance(proto, descriptor_pb2.DescriptorProto) else None
+
+    def _equivalent_message_kind(self, old: FDP, new: FDP) -> str | None:
+        """A message field whose type became another message of the same structure (fields
+        by number, type, label and type): the same bytes; the same JSON if the JSON names
+        match too. None when the structures differ."""
+        if not (_is_message_type(old) and _is_message_type(new)) or old.type != new.type:
+            return None
+        if _delimited(old) != _delimited(new):
+            return None
+        old_el = self.old.elements.get(old.type_name.lstrip("."))
+        new_el = self.new.elements.get(new.type_name.lstrip("."))
+        if old_el is None or new_el is None:
+            return None
+        old_type, new_type = old_el.proto, new_el.proto
+        if not (
+            isinstance(old_type, descriptor_pb2.DescriptorProto)
+            and isinstance(new_type, descriptor_pb2.DescriptorProto)
+        ):
+            return None
+        if old_type.options.map_entry or new_type.options.map_entry:
+            return None
+        if _structure(old_type, self.names.current) != _structure(
+            new_type, lambda n: n.lstrip(".")
+        ):
+            return None
+        json_names = [
+            sorted((f.number, json_name(f)) for f in t.field) for t in (old_type, new_type)
+        ]
+        same_json = json_names[0] == json_names[1]
+        return "field_type_message_equivalent" if same_json else "field_type_message_same_wire"
 
     def _map_change_kind(self, old: FDP, new: FDP) -> str | None:
         """A map that became a repeated entry message (`key = 1`, `value = 2` of the map's

@@ -204,6 +204,14 @@ _TABLE = (
        "the string side does not check UTF-8 (proto2, or editions `utf8_validation = NONE`): "
        "the same bytes travel both ways; JSON writes bytes as base64", JSON_ONLY, JSON_ONLY, B,
        "restore {before} if JSON readers exist"),
+    _k("field_type_message_equivalent", "type", "type", "a message field's type became another "
+       "message of the same structure (fields by number, type and label) and JSON names: the "
+       "same bytes and the same JSON", SAFE, SAFE, B,
+       "none needed for data; restore {before} if generated code uses it"),
+    _k("field_type_message_same_wire", "type", "type", "a message field's type became another "
+       "message of the same structure (fields by number, type and label) whose fields have "
+       "other JSON names: the same bytes; JSON readers do not know the other names",
+       JSON_ONLY, JSON_ONLY, B, "restore the message type {before} if JSON readers exist"),
     _k("field_type_message_to_bytes", "type", "type", "a message became bytes holding its "
        "encoding: backward-safe on the wire, old readers fail on arbitrary bytes",
        JSON_ONLY, BROKEN, B, "restore the message type {before}"),

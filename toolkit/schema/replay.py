@@ -489,6 +489,8 @@ class _Comparer:
     ) -> FieldOutcome:
         """A map against a repeated entry message (`key = 1`, `value = 2`): the same bytes
         (protobuf's map rule). A map reader keeps the last entry of each key."""
+        if _is_map(wf) and rf.type == F.TYPE_BYTES and rf.is_repeated:
+            return self.compare_entry_bytes(wf, wv, rv, origin)
         if not (_entry_shaped(wf) and _entry_shaped(rf)):
             return FieldOutcome(CHANGED, "map read as non-map", origin, breaking=True)
         w_key, w_value = (wf.message_type.fields_by_number[n] for n in (1, 2))
@@ -519,6 +521,34 @@ class _Comparer:
             elif not _scalar_equal(value, match[-1], w_value, r_value):
                 return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
         return FieldOutcome(IDENTICAL, "same entries", origin)
+
+    def compare_entry_bytes(
+        self, wf: FieldDescriptor, wv: Any, rv: Any, origin: str
+    ) -> FieldOutcome:
+        """A map read as repeated bytes: each element holds one entry's encoding."""
+        entry_cls = message_factory.GetMessageClass(wf.message_type)
+        key, value = (wf.message_type.fields_by_number[n] for n in (1, 2))
+        read = []
+        for data in rv:
+            entry = entry_cls()
+            entry.ParseFromString(data)
+            stored = getattr(entry, value.name)
+            read.append((getattr(entry, key.name), stored))
+        if len(read) != len(wv):
+            return FieldOutcome(CHANGED, f"{len(wv)} entries read as {len(read)}", origin, True)
+        for k, v in read:
+            if k not in wv:
+                return FieldOutcome(CHANGED, "map keys differ", origin, breaking=True)
+            written = wv[k]
+            if _is_message(value):
+                same = written.SerializePartialToString(
+                    deterministic=True
+                ) == v.SerializePartialToString(deterministic=True)
+            else:
+                same = _scalar_equal(written, v, value, value)
+            if not same:
+                return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
+        return FieldOutcome(IDENTICAL, "each entry's encoding", origin)
 
 
 def _entry_shaped(field: FieldDescriptor) -> bool:

@@ -289,6 +289,19 @@ INLINE_CASES: list[tuple[str, str, str, str, dict[str, dict[str, bool]], list[st
         "field_type_changed_json_safe",
     ),
     (
+        # A message field retyped to another message of the same structure: the same bytes;
+        # JSON readers do not know the other field names.
+        "message_retyped_same_structure",
+        PROTO3,
+        "message A {\n  string s = 1;\n}\nmessage B {\n  string t = 1;\n}\n"
+        "message CallRequest {\n  A inner = 1;\n}\n",
+        "message A {\n  string s = 1;\n}\nmessage B {\n  string t = 1;\n}\n"
+        "message CallRequest {\n  B inner = 1;\n}\n",
+        _compat(True, False, True, False),
+        [],
+        "field_type_message_same_wire",
+    ),
+    (
         # An enum value added, read by an old JSON client (a response): the name is unknown.
         "enum_value_added_json",
         PROTO3,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.schema.conftest import CASE_NAMES, CASES_ROOT, expected, run_case
+from tests.schema.conftest import CASE_NAMES, CASES_ROOT, expected, run_case, run_check
 from toolkit.schema.buf import buf_executable, parse_findings
 
 REQUIRED_KINDS = {
@@ -76,7 +76,12 @@ def test_buf_findings_are_explained_by_the_diff(case: str, cache_dir: Path) -> N
 
 
 # One case per shape of result: both directions hold on the wire only; backward only; forward only.
-MODE_CASES = ["field_json_name_changed", "field_type_int32_to_int64", "field_required_added"]
+MODE_CASES = [
+    "field_json_name_changed",
+    "field_type_int32_to_int64",
+    "field_required_added",
+    "enum_value_added",  # JSON breaks forward only: --wire-only makes it compatible
+]
 
 
 @pytest.mark.parametrize("case", MODE_CASES)
@@ -166,3 +171,193 @@ def test_change_locations_point_at_the_current_schema(cache_dir: Path) -> None:
     assert change.line is not None
     assert "string memories_affected = 1;" in lines[change.line - 1]
     assert (change.before, change.after) == ("int32", "string")
+
+
+# --- change kinds written inline (issue 11 item 4): closed enums, maps as repeated entries ---
+# Each: (case, proto syntax header, baseline body, current body, expected per direction and
+# encoding, safe rollout orders). `Call(CallRequest) returns (CallResponse)` decides the roles.
+
+PROTO2 = 'syntax = "proto2";'
+PROTO3 = 'syntax = "proto3";'
+EDITIONS = 'edition = "2023";'
+SERVICE = "service CaseService {\n  rpc Call(CallRequest) returns (CallResponse);\n}\n"
+MOOD = "enum Mood {\n  MOOD_UNSPECIFIED = 0;\n  MOOD_HAPPY = 1;\n}\n"
+CLOSED_MOOD = (
+    "enum Mood {\n  option features.enum_type = CLOSED;\n  MOOD_UNSPECIFIED = 0;\n"
+    "  MOOD_HAPPY = 1;\n}\n"
+)
+ENTRY = "  message AttrsEntry {\n    string key = 1;\n    int32 value = 2;\n  }\n"
+
+
+def _compat(bw: bool, bj: bool, fw: bool, fj: bool) -> dict[str, dict[str, bool]]:
+    return {"backward": {"wire": bw, "json": bj}, "forward": {"wire": fw, "json": fj}}
+
+
+INLINE_CASES: list[tuple[str, str, str, str, dict[str, dict[str, bool]], list[str], str]] = [
+    (
+        # int32 -> closed enum in a request: a new server's closed enum drops old clients'
+        # other numbers (wire and JSON); old servers read the enum's numbers but not its names.
+        "int32_to_closed_enum_proto2",
+        PROTO2,
+        "message CallRequest {\n  optional int32 mood = 1;\n}\n",
+        "message CallRequest {\n  optional Mood mood = 1;\n}\n",
+        _compat(False, False, True, False),
+        [],
+        "field_type_int_to_closed_enum",
+    ),
+    (
+        # The same with an editions enum declared CLOSED.
+        "int32_to_closed_enum_editions",
+        EDITIONS,
+        "message CallRequest {\n  int32 mood = 1;\n}\n",
+        "message CallRequest {\n  Mood mood = 1;\n}\n",
+        _compat(False, False, True, False),
+        [],
+        "field_type_int_to_closed_enum",
+    ),
+    (
+        # The open-enum counterpart stays wire-safe both ways (the control).
+        "int32_to_open_enum_proto3",
+        PROTO3,
+        "message CallRequest {\n  int32 mood = 1;\n}\n",
+        "message CallRequest {\n  Mood mood = 1;\n}\n",
+        _compat(True, True, True, False),
+        ["servers_first"],
+        "field_type_int_to_enum",
+    ),
+    (
+        # closed enum -> int32 in a response: old clients' closed enum drops new servers'
+        # other numbers: clients first on the wire, and JSON names break old-to-new.
+        "closed_enum_to_int32_proto2",
+        PROTO2,
+        "message CallResponse {\n  optional Mood mood = 1;\n}\n",
+        "message CallResponse {\n  optional int32 mood = 1;\n}\n",
+        _compat(True, False, False, False),
+        [],
+        "field_type_closed_enum_to_int",
+    ),
+    (
+        # map -> repeated entry message in a request: same bytes old -> new; new clients'
+        # repeated keys collapse in an old server's map; JSON object against array.
+        "map_to_repeated_entry",
+        PROTO3,
+        "message CallRequest {\n  map<string, int32> attrs = 1;\n}\n",
+        f"message CallRequest {{\n{ENTRY}  repeated AttrsEntry attrs = 1;\n}}\n",
+        _compat(True, False, False, False),
+        [],
+        "field_map_to_repeated",
+    ),
+    (
+        # repeated entry message -> map in a response: new servers' maps read as entries by
+        # old clients; old servers' repeated keys collapse in the new map.
+        "repeated_entry_to_map",
+        PROTO3,
+        f"message CallResponse {{\n{ENTRY}  repeated AttrsEntry attrs = 1;\n}}\n",
+        "message CallResponse {\n  map<string, int32> attrs = 1;\n}\n",
+        _compat(False, False, True, False),
+        [],
+        "field_repeated_to_map",
+    ),
+    (
+        # A map's value type follows the scalar rules: int32 -> int64 widens (servers first).
+        "map_value_widened",
+        PROTO3,
+        "message CallRequest {\n  map<string, int32> attrs = 1;\n}\n",
+        "message CallRequest {\n  map<string, int64> attrs = 1;\n}\n",
+        _compat(True, True, False, False),
+        ["servers_first"],
+        "field_type_widened",
+    ),
+    (
+        # A map's value string -> bytes (proto3): bytes values need not be UTF-8.
+        "map_value_string_to_bytes",
+        PROTO3,
+        "message CallResponse {\n  map<string, string> attrs = 1;\n}\n",
+        "message CallResponse {\n  map<string, bytes> attrs = 1;\n}\n",
+        _compat(True, False, False, False),
+        [],
+        "field_type_string_to_bytes",
+    ),
+    (
+        # int32 -> sint32: the bytes are misread, JSON carries the same numbers.
+        "int32_to_sint32",
+        PROTO3,
+        "message CallRequest {\n  int32 count = 1;\n}\n",
+        "message CallRequest {\n  sint32 count = 1;\n}\n",
+        _compat(False, True, False, True),
+        [],
+        "field_type_changed_json_safe",
+    ),
+    (
+        # A message field retyped to another message of the same structure: the same bytes;
+        # JSON readers do not know the other field names.
+        "message_retyped_same_structure",
+        PROTO3,
+        "message A {\n  string s = 1;\n}\nmessage B {\n  string t = 1;\n}\n"
+        "message CallRequest {\n  A inner = 1;\n}\n",
+        "message A {\n  string s = 1;\n}\nmessage B {\n  string t = 1;\n}\n"
+        "message CallRequest {\n  B inner = 1;\n}\n",
+        _compat(True, False, True, False),
+        [],
+        "field_type_message_same_wire",
+    ),
+    (
+        # An enum value added, read by an old JSON client (a response): the name is unknown.
+        "enum_value_added_json",
+        PROTO3,
+        "message CallResponse {\n  Mood mood = 1;\n}\n",
+        "message CallResponse {\n  Mood mood = 1;\n}\n",
+        _compat(True, True, True, False),
+        ["clients_first"],
+        "enum_value_added",
+    ),
+]
+
+
+def _write_case(root: Path, case: str, header: str, body: str, current: bool) -> None:
+    target = root / case / ("current" if current else "baseline") / "cases" / "v1"
+    target.mkdir(parents=True)
+    messages = body
+    for name in ("CallRequest", "CallResponse"):
+        if f"message {name} " not in messages:
+            messages += f"message {name} {{\n}}\n"
+    enum = MOOD
+    if header == EDITIONS:
+        enum = CLOSED_MOOD
+    elif case == "enum_value_added_json" and current:
+        enum = MOOD.replace("}", "  MOOD_SAD = 2;\n}")
+    text = f"{header}\n\npackage cases.v1;\n\n{messages}\n{enum}\n{SERVICE}"
+    (target / "cases.proto").write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("case", "header", "old", "new", "want", "rollouts", "kind"),
+    [pytest.param(*c, id=c[0]) for c in INLINE_CASES],
+)
+def test_inline_case_is_rated_per_direction_and_encoding(
+    case: str,
+    header: str,
+    old: str,
+    new: str,
+    want: dict[str, dict[str, bool]],
+    rollouts: list[str],
+    kind: str,
+    cache_dir: Path,
+    tmp_path: Path,
+) -> None:
+    _write_case(tmp_path, case, header, old, current=False)
+    _write_case(tmp_path, case, header, new, current=True)
+    report = run_check(
+        cache_dir,
+        baselines=[f"{case}/baseline"],
+        current=f"{case}/current",
+        project_root=tmp_path,
+    )
+    assert [c.kind for c in report.changes] == [kind]
+    (result,) = report.compatibility
+    for direction in ("backward", "forward"):
+        got = getattr(result.compatibility, direction)
+        assert {"wire": got.wire, "json": got.json} == want[direction], direction
+    assert list(result.safe_rollouts) == rollouts
+    holds = bool(rollouts)
+    assert report.verdict == ("compatible" if holds else "incompatible")

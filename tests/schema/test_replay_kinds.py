@@ -42,7 +42,13 @@ TYPES = {
     "Sub": FDP.TYPE_MESSAGE,
     "Other": FDP.TYPE_MESSAGE,
     "G": FDP.TYPE_GROUP,
+    "Map": FDP.TYPE_MESSAGE,  # map<string, int32>: a nested `<Name>Entry` (as protoc names it)
+    "Entry": FDP.TYPE_MESSAGE,  # message Entry { string key = 1; int32 value = 2; }
 }
+
+
+def entry_name(field_name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in field_name.split("_")) + "Entry"
 
 
 @dataclass(frozen=True)
@@ -77,12 +83,14 @@ def _field(spec: Fld, oneofs: list[str], syntax: str) -> FDP:
         proto.json_name = spec.json_name
     if spec.required:
         proto.label = FDP.LABEL_REQUIRED
-    elif spec.repeated:
+    elif spec.repeated or spec.type == "Map":
         proto.label = FDP.LABEL_REPEATED
     else:
         proto.label = FDP.LABEL_OPTIONAL
-    if spec.type in ("E", "Sub", "Other", "G"):
+    if spec.type in ("E", "Sub", "Other", "G", "Entry"):
         proto.type_name = f".{PACKAGE}.{'M.G' if spec.type == 'G' else spec.type}"
+    if spec.type == "Map":
+        proto.type_name = f".{PACKAGE}.M.{entry_name(spec.name)}"
     if spec.default is not None:
         proto.default_value = spec.default
     if spec.packed is not None:
@@ -116,6 +124,15 @@ def build(spec: Spec) -> descriptor_pb2.FileDescriptorSet:
     for number in spec.reserved_numbers:
         message.reserved_range.add(start=number, end=number + 1)
     message.reserved_name.extend(spec.reserved_names)
+    entry = descriptor_pb2.DescriptorProto(name="Entry")
+    entry.field.add(name="key", number=1, type=FDP.TYPE_STRING, label=FDP.LABEL_OPTIONAL)
+    entry.field.add(name="value", number=2, type=FDP.TYPE_INT32, label=FDP.LABEL_OPTIONAL)
+    if any(f.type == "Entry" for f in spec.fields):
+        file_proto.message_type.append(entry)
+    for map_field in (f for f in spec.fields if f.type == "Map"):
+        nested = message.nested_type.add(name=entry_name(map_field.name))
+        nested.options.map_entry = True
+        nested.field.extend(entry.field)
     if any(f.type == "G" for f in spec.fields):
         group = message.nested_type.add(name="G")
         group.field.add(name="a", number=1, type=FDP.TYPE_INT32, label=FDP.LABEL_OPTIONAL)

@@ -66,8 +66,12 @@ def field(type_: int, type_name: str = "") -> FDP:
         (FDP.TYPE_BYTES, FDP.TYPE_STRING, "field_type_bytes_to_string"),
         # across wire types
         (FDP.TYPE_INT32, FDP.TYPE_STRING, "field_type_changed"),
-        (FDP.TYPE_INT32, FDP.TYPE_SINT32, "field_type_changed"),
-        (FDP.TYPE_FIXED32, FDP.TYPE_FIXED64, "field_type_changed"),
+        # Across wire encodings: the bytes are misread; JSON carries the number (its range).
+        (FDP.TYPE_INT32, FDP.TYPE_SINT32, "field_type_changed_json_safe"),
+        (FDP.TYPE_FIXED32, FDP.TYPE_FIXED64, "field_type_changed_json_widened"),
+        (FDP.TYPE_SINT64, FDP.TYPE_INT32, "field_type_changed_json_narrowed"),
+        (FDP.TYPE_INT32, FDP.TYPE_DOUBLE, "field_type_changed_json_widened"),
+        (FDP.TYPE_INT64, FDP.TYPE_DOUBLE, "field_type_changed"),
         (FDP.TYPE_FLOAT, FDP.TYPE_DOUBLE, "field_type_changed"),
         (FDP.TYPE_INT32, FDP.TYPE_FIXED32, "field_type_changed"),
         (FDP.TYPE_INT32, FDP.TYPE_INT32, None),
@@ -371,3 +375,25 @@ def test_editions_features_are_modelled() -> None:
     explicit, implicit = _editions_set(1, False), _editions_set(2, False)
     (change,) = diff_schemas(build_index(explicit), build_index(implicit), "b", explicit, implicit)
     assert change.kind == "field_presence_changed" and not change.breaking
+
+
+def test_closed_enums_and_unchecked_strings() -> None:
+    enum, int32 = field(FDP.TYPE_ENUM, ".p.E"), field(FDP.TYPE_INT32)
+    closed_new, closed_old = (False, True), (True, False)
+    assert type_change_kind(int32, enum, False, closed_new) == "field_type_int_to_closed_enum"
+    assert type_change_kind(enum, int32, False, closed_old) == "field_type_closed_enum_to_int"
+    bool_, uint64 = field(FDP.TYPE_BOOL), field(FDP.TYPE_UINT64)
+    assert type_change_kind(bool_, enum, False, closed_new) == "field_type_int_to_closed_enum"
+    assert type_change_kind(enum, uint64, False, closed_old) == "field_type_closed_enum_to_int"
+    # the open counterparts (the control)
+    assert type_change_kind(int32, enum, False) == "field_type_int_to_enum"
+    # across wire encodings, a closed enum reader keeps only its own numbers in JSON too
+    sint32 = field(FDP.TYPE_SINT32)
+    assert type_change_kind(sint32, enum, False, closed_new) == "field_type_changed"
+    assert type_change_kind(sint32, enum, False) == "field_type_changed_json_widened"
+    string, bytes_ = field(FDP.TYPE_STRING), field(FDP.TYPE_BYTES)
+    unchecked = (True, False)  # the new side (the string reader) is proto2
+    assert type_change_kind(bytes_, string, False, utf8_checked=unchecked) == (
+        "field_type_string_bytes_unchecked"
+    )
+    assert type_change_kind(bytes_, string, False) == "field_type_bytes_to_string"

@@ -287,8 +287,51 @@ def _is_message_type(field: FDP) -> bool:
     return field.type in (FDP.TYPE_MESSAGE, FDP.TYPE_GROUP)
 
 
-def type_change_kind(old: FDP, new: FDP, same_named_type: bool) -> str | None:
-    """The change kind of a field's type change, None when the type did not change."""
+# What a JSON reader of each number type keeps exactly: integers in its range (a double holds
+# every integer up to 2**53; a float's 24-bit mantissa holds no integer type's whole range).
+_JSON_INTEGERS: dict[int, tuple[int, int]] = {
+    **{t: r for t, r in VALUE_RANGES.items() if t not in (FDP.TYPE_BOOL, FDP.TYPE_ENUM)},
+    FDP.TYPE_DOUBLE: (-(2**53), 2**53),
+    FDP.TYPE_FLOAT: (-(2**24), 2**24),
+}
+_FLOATS = frozenset({FDP.TYPE_FLOAT, FDP.TYPE_DOUBLE})
+
+
+def json_keeps(writer: int, reader: int, reader_closed: bool = False) -> bool:
+    """Whether every value of a `writer`-typed number field reads back as the same value in
+    JSON from a `reader`-typed one (an open enum reads any int32 number; a closed one only its
+    own; an enum writes names, which no number type reads; a float's or double's values are no
+    integers, and a float written in its shortest form is another double)."""
+    if writer == FDP.TYPE_ENUM or writer in _FLOATS or writer == FDP.TYPE_BOOL:
+        return False
+    if reader == FDP.TYPE_ENUM:
+        low, high = _I32 if not reader_closed else (1, 0)
+    elif reader in _JSON_INTEGERS:
+        low, high = _JSON_INTEGERS[reader]
+    else:
+        return False
+    w_low, w_high = VALUE_RANGES[writer]
+    return low <= w_low and w_high <= high
+
+
+_JSON_NUMBER_KINDS = {
+    (True, True): "field_type_changed_json_safe",
+    (True, False): "field_type_changed_json_widened",
+    (False, True): "field_type_changed_json_narrowed",
+    (False, False): "field_type_changed",
+}
+
+
+def type_change_kind(
+    old: FDP,
+    new: FDP,
+    same_named_type: bool,
+    closed: tuple[bool, bool] = (False, False),
+    utf8_checked: tuple[bool, bool] = (True, True),
+) -> str | None:
+    """The change kind of a field's type change, None when the type did not change. `closed`:
+    whether the old and the new field's enum (if any) is closed; `utf8_checked`: whether the
+    old and the new side's strings are checked for UTF-8 (not in proto2)."""
     if _is_message_type(old) and _is_message_type(new):
         if not same_named_type:
             return "field_type_changed"
@@ -301,8 +344,15 @@ def type_change_kind(old: FDP, new: FDP, same_named_type: bool) -> str | None:
     if old.type == FDP.TYPE_BYTES and _is_message_type(new):
         return "field_type_bytes_to_message"
     if not any(pair <= group for group in WIRE_GROUPS):
+        numbers = set(_JSON_INTEGERS) | {FDP.TYPE_ENUM}
+        if pair <= numbers:  # misread bytes; JSON carries the number itself
+            back = json_keeps(old.type, new.type, closed[1])
+            fwd = json_keeps(new.type, old.type, closed[0])
+            return _JSON_NUMBER_KINDS[(back, fwd)]
         return "field_type_changed"
     if pair == {FDP.TYPE_STRING, FDP.TYPE_BYTES}:
+        if not utf8_checked[1 if new.type == FDP.TYPE_STRING else 0]:
+            return "field_type_string_bytes_unchecked"
         return (
             "field_type_string_to_bytes"
             if old.type == FDP.TYPE_STRING
@@ -310,6 +360,13 @@ def type_change_kind(old: FDP, new: FDP, same_named_type: bool) -> str | None:
         )
     if old.type == new.type == FDP.TYPE_ENUM:
         return "field_type_enum_changed"
+    if FDP.TYPE_ENUM in pair and (closed[0] if old.type == FDP.TYPE_ENUM else closed[1]):
+        # A closed enum keeps only the numbers it defines (the rest go to unknown fields).
+        return (
+            "field_type_int_to_closed_enum"
+            if new.type == FDP.TYPE_ENUM
+            else "field_type_closed_enum_to_int"
+        )
     if FDP.TYPE_BOOL in pair:
         # bool and the integers share the varint; read by truth either way.
         return (
@@ -399,6 +456,18 @@ class _Differ:
         candidate = new_name or (self.names.current(old_name) if old_name else None)
         while candidate:
             element = self.new.elements.get(candidate)
+            parent = self.new.elements.get(element.parent or "") if element is not None else None
+            if element is not None and parent is not None and _is_map_entry(parent):
+                candidate = parent.name  # a map entry's key or value: no line of its own
+                continue
+            if element is not None and _is_map_entry(element) and element.parent:
+                # A map's entry is declared by its map field: a change inside it is there.
+                holder = self.new.elements.get(element.parent)
+                fields = getattr(holder.proto, "field", []) if holder is not None else []
+                uses = [f.name for f in fields if f.type_name.lstrip(".") == candidate]
+                if uses:
+                    candidate = f"{element.parent}.{uses[0]}"
+                    continue
             if element is not None:
                 return element.file, element.line, span_of(element.span)
             candidate = candidate.rpartition(".")[0]
@@ -649,7 +718,27 @@ class _Differ:
         assert isinstance(new_msg.proto, descriptor_pb2.DescriptorProto)
         message = old_msg.name
         same_named = type_label(old, self.names) == type_label(new, None)
-        type_kind = type_change_kind(old, new, same_named)
+        old_entry, new_entry = self._entry(old, self.old), self._entry(new, self.new)
+        if old_entry is not None and new_entry is not None and old_entry.options.map_entry:
+            # A map's entry is named after its field: a renamed map renames its entry.
+            same_named |= bool(new_entry.options.map_entry) and _entry_fields(
+                old_entry, self.names.current
+            ) == _entry_fields(new_entry, lambda n: n.lstrip("."))
+        closed = (self._field_enum_closed(old, self.old), self._field_enum_closed(new, self.new))
+        checked = (
+            _utf8_checked(old, self.syntax_old.get(old_msg.file, "proto3")),
+            _utf8_checked(new, self.syntax_new.get(new_msg.file, "proto3")),
+        )
+        type_kind = self._map_change_kind(old, new) or type_change_kind(
+            old, new, same_named, closed, checked
+        )
+        if type_kind == "field_type_changed":
+            type_kind = self._equivalent_message_kind(old, new) or type_kind
+        if type_kind in ("field_map_to_repeated", "field_repeated_to_map"):
+            before = "map" if type_kind == "field_map_to_repeated" else type_label(old)
+            after = "map" if type_kind == "field_repeated_to_map" else type_label(new)
+            self.record(type_kind, element, message, before=before, after=after, **where)
+            type_kind = None
         if type_kind is not None:
             if type_kind == "field_encoding_changed":
                 before = "delimited" if _delimited(old) else "length-prefixed"
@@ -695,6 +784,70 @@ class _Differ:
                 **where,
             )  # fmt: skip
         self._compare_oneof(old_msg.proto, new_msg.proto, old, new, element, where, oneof_renames)
+
+    def _field_enum_closed(self, field: FDP, index: SchemaIndex) -> bool:
+        """Whether the enum `field` is of is closed (by the enum's own declaration)."""
+        if field.type != FDP.TYPE_ENUM:
+            return False
+        element = index.elements.get(field.type_name.lstrip("."))
+        if element is None or element.kind != "enum":
+            return False
+        syntaxes = self.syntax_old if index is self.old else self.syntax_new
+        files = self.files_old if index is self.old else self.files_new
+        return not self._enum_open(element, syntaxes, files)
+
+    def _entry(self, field: FDP, index: SchemaIndex) -> descriptor_pb2.DescriptorProto | None:
+        if field.type != FDP.TYPE_MESSAGE or field.label != FDP.LABEL_REPEATED:
+            return None
+        element = index.elements.get(field.type_name.lstrip("."))
+        proto = element.proto if element is not None else None
+        return proto if isinstance(proto, descriptor_pb2.DescriptorProto) else None
+
+    def _equivalent_message_kind(self, old: FDP, new: FDP) -> str | None:
+        """A message field whose type became another message of the same structure (fields
+        by number, type, label and type): the same bytes; the same JSON if the JSON names
+        match too. None when the structures differ."""
+        if not (_is_message_type(old) and _is_message_type(new)) or old.type != new.type:
+            return None
+        if _delimited(old) != _delimited(new):
+            return None
+        old_el = self.old.elements.get(old.type_name.lstrip("."))
+        new_el = self.new.elements.get(new.type_name.lstrip("."))
+        if old_el is None or new_el is None:
+            return None
+        old_type, new_type = old_el.proto, new_el.proto
+        if not (
+            isinstance(old_type, descriptor_pb2.DescriptorProto)
+            and isinstance(new_type, descriptor_pb2.DescriptorProto)
+        ):
+            return None
+        if old_type.options.map_entry or new_type.options.map_entry:
+            return None
+        if _structure(old_type, self.names.current) != _structure(
+            new_type, lambda n: n.lstrip(".")
+        ):
+            return None
+        json_names = [
+            sorted((f.number, json_name(f)) for f in t.field) for t in (old_type, new_type)
+        ]
+        same_json = json_names[0] == json_names[1]
+        return "field_type_message_equivalent" if same_json else "field_type_message_same_wire"
+
+    def _map_change_kind(self, old: FDP, new: FDP) -> str | None:
+        """A map that became a repeated entry message (`key = 1`, `value = 2` of the map's
+        types), or the reverse: protobuf's wire form of a map."""
+        old_entry, new_entry = self._entry(old, self.old), self._entry(new, self.new)
+        if old_entry is None or new_entry is None:
+            return None
+        if bool(old_entry.options.map_entry) == bool(new_entry.options.map_entry):
+            return None
+
+        shape = _entry_fields
+        if shape(old_entry, self.names.current) != shape(new_entry, lambda n: n.lstrip(".")):
+            return None
+        if {f.name for f in old_entry.field} != {"key", "value"}:
+            return None
+        return "field_map_to_repeated" if old_entry.options.map_entry else "field_repeated_to_map"
 
     def _compare_oneof(
         self,
@@ -763,11 +916,21 @@ class _Differ:
 
     # --- enums -----------------------------------------------------------------------------
 
-    def _enum_open(self, element: Element, syntaxes: dict[str, str]) -> bool:
+    def _enum_open(
+        self,
+        element: Element,
+        syntaxes: dict[str, str],
+        files: descriptor_pb2.FileDescriptorSet | None = None,
+    ) -> bool:
+        """Open unless proto2, or editions `enum_type = CLOSED` on the enum or its file."""
         proto = element.proto
         assert isinstance(proto, descriptor_pb2.EnumDescriptorProto)
         if proto.options.features.enum_type:
             return bool(proto.options.features.enum_type == OPEN)
+        if files is not None:
+            for file_proto in files.file:
+                if file_proto.name == element.file and file_proto.options.features.enum_type:
+                    return bool(file_proto.options.features.enum_type == OPEN)
         return syntaxes.get(element.file, "proto3") != "proto2"
 
     def diff_enums(self) -> None:
@@ -790,7 +953,7 @@ class _Differ:
             new_by_number.setdefault(value.number, value)
         reserved = enum_reserved_ranges(new.proto)
         reserved_names = set(new.proto.reserved_name)
-        is_open = self._enum_open(new, self.syntax_new)
+        is_open = self._enum_open(new, self.syntax_new, self.files_new)
         for name in sorted(old_values.keys() & new_values.keys()):
             before, after = old_values[name].number, new_values[name].number
             if before != after:
@@ -825,7 +988,7 @@ class _Differ:
             self.record(
                 kind, element, old.message, before=f"{name} = {value.number}", old_name=element
             )
-        old_open = self._enum_open(old, self.syntax_old)
+        old_open = self._enum_open(old, self.syntax_old, self.files_old)
         for name in sorted(new_values.keys() - old_values.keys() - renamed_to):
             value = new_values[name]
             kind = "enum_value_added" if old_open else "enum_value_added_closed"
@@ -913,7 +1076,11 @@ class _Differ:
                     after=str(new.number),
                 )  # fmt: skip
             same_named = type_label(old, self.names) == type_label(new, None)
-            type_kind = type_change_kind(old, new, same_named)
+            closed = (
+                self._field_enum_closed(old, self.old),
+                self._field_enum_closed(new, self.new),
+            )
+            type_kind = type_change_kind(old, new, same_named, closed)
             if type_kind is not None:
                 self.record(type_kind, name, None, before=type_label(old), after=type_label(new))
             if (old.label == FDP.LABEL_REPEATED) != (new.label == FDP.LABEL_REPEATED):
@@ -921,6 +1088,30 @@ class _Differ:
                 self.record(
                     "field_made_repeated" if repeated else "field_made_singular", name, None
                 )
+
+
+UTF8_NONE = 2  # FeatureSet.Utf8Validation
+
+
+def _utf8_checked(field: FDP, syntax: str) -> bool:
+    """Whether a string field's reader rejects bytes that are not UTF-8 (proto3, editions'
+    default VERIFY); proto2 and editions `utf8_validation = NONE` take any bytes."""
+    features = _features(field)
+    if features is not None and features.utf8_validation:
+        return bool(features.utf8_validation != UTF8_NONE)
+    return syntax != "proto2"
+
+
+def _entry_fields(
+    entry: descriptor_pb2.DescriptorProto, translate: Callable[[str], str]
+) -> tuple[object, ...]:
+    """A (map) entry message's fields: name, number, type, type name."""
+    return tuple(
+        sorted(
+            (f.name, f.number, f.type, translate(f.type_name) if f.type_name else "")
+            for f in entry.field
+        )
+    )
 
 
 def _syntaxes(files: descriptor_pb2.FileDescriptorSet | None) -> dict[str, str]:
@@ -992,6 +1183,13 @@ def field_renames(
     old_names = {f.name for f in old.field}
     new_names = {f.name for f in new.field}
     new_by_number = {f.number: f for f in new.field if f.name not in old_names}
+    old_entries = {m.name: m for m in old.nested_type if m.options.map_entry}
+    new_entries = {m.name: m for m in new.nested_type if m.options.map_entry}
+
+    def entry_shape(entries: dict[str, descriptor_pb2.DescriptorProto], f: FDP) -> object:
+        entry = entries.get(f.type_name.rpartition(".")[2])
+        return None if entry is None else [(g.number, g.type, g.type_name) for g in entry.field]
+
     renames: dict[str, str] = {}
     for field in old.field:
         if field.name in new_names:
@@ -1000,7 +1198,14 @@ def field_renames(
         if (
             candidate is not None
             and candidate.type == field.type
-            and (candidate.type_name.rpartition(".")[2] == field.type_name.rpartition(".")[2])
+            and (
+                candidate.type_name.rpartition(".")[2] == field.type_name.rpartition(".")[2]
+                # a map's entry is named after its field: a renamed map renames it too
+                or (
+                    entry_shape(old_entries, field) is not None
+                    and entry_shape(old_entries, field) == entry_shape(new_entries, candidate)
+                )
+            )
         ):
             renames[field.name] = candidate.name
     return renames

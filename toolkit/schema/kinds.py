@@ -9,6 +9,10 @@ schema; *forward* = written with the current schema, read with the baseline. A d
 rated compatible when every value the writer can produce is read back as the same value
 (protobuf's update rules, https://protobuf.dev/programming-guides/proto3/#updating): a
 64-bit value read as 32 bits is truncated, so widening is backward-safe and forward-breaking.
+JSON ratings are those of a tolerant ProtoJSON reader (`ignore_unknown_fields`: unknown keys
+and unknown enum names are dropped) reading what the other schema's writer emits, and are
+checked against the JSON replay (`toolkit.schema.json_replay`) as the wire ratings are against
+the wire replay.
 """
 
 from __future__ import annotations
@@ -112,6 +116,21 @@ _TABLE = (
     _k("field_type_changed", "type", "type", "a field's type changed across wire types or "
        "message types: bytes are misread", BROKEN, BROKEN, B,
        "restore `{name}` as {before}; " + REUSE),
+    _k("field_type_changed_json_safe", "type", "type", "a number type changed across wire "
+       "encodings (varint, zigzag, fixed) keeping its range, e.g. int32 and sint32 or "
+       "sfixed32: bytes are misread, but JSON carries the number itself and each side's parser "
+       "accepts the other's values", WIRE_ONLY, WIRE_ONLY, B,
+       "restore `{name}` as {before} if binary readers exist; " + REUSE),
+    _k("field_type_changed_json_widened", "type", "type", "a number type changed across wire "
+       "encodings to one whose range holds the old one (e.g. int32 to sint64, or a 32-bit "
+       "integer to double, which holds every 32-bit integer exactly): bytes are misread; in "
+       "JSON old values keep their value, new ones may not parse in old readers",
+       WIRE_ONLY, BROKEN, B, "restore `{name}` as {before}; " + REUSE),
+    _k("field_type_changed_json_narrowed", "type", "type", "a number type changed across wire "
+       "encodings to one whose range lies inside the old one (e.g. sint64 to int32, or double "
+       "to a 32-bit integer): bytes are misread; in JSON new values keep their value in old "
+       "readers, old ones may not parse in new readers", BROKEN, WIRE_ONLY, B,
+       "restore `{name}` as {before}; " + REUSE),
     _k("field_type_widened", "type", "type", "an integer type was widened (int32 or uint32 to "
        "int64, uint32 to uint64, sint32 to sint64): old values fit; a 64-bit value is truncated "
        "by a 32-bit reader, and a JSON reader rejects a value beyond its range (protobuf's JSON "
@@ -149,6 +168,18 @@ _TABLE = (
     _k("field_type_enum_to_int", "type", "type", "an open enum became int32: the same varint "
        "values; old JSON writers send names the new int32 rejects", JSON_ONLY, SAFE, B,
        "keep the enum {before} if JSON writers of the baseline exist"),
+    _k("field_type_int_to_closed_enum", "type", "type", "an integer (or bool) became a closed "
+       "enum (proto2, or editions `enum_type = CLOSED`): a reader of the closed enum puts a "
+       "number it does not define into the unknown fields and reads the field as unset (a "
+       "repeated field loses that element), and its JSON parser rejects such a number; old "
+       "readers take every enum number, but not the enum's JSON names", BROKEN, JSON_ONLY, B,
+       "keep {before}, or open the enum; " + REUSE),
+    _k("field_type_closed_enum_to_int", "type", "type", "a closed enum (proto2, or editions "
+       "`enum_type = CLOSED`) became an integer (or bool): old enum values read back as their "
+       "numbers, but JSON writers of the baseline send names; old readers of the closed enum "
+       "drop every number the enum does not define (to unknown fields, the field unset)",
+       JSON_ONLY, BROKEN, B,
+       "keep the enum {before}, or make every reader use {after} before any writer"),
     _k("field_type_enum_sign_changed", "type", "type", "uint32 and an open enum (int32-ranged) "
        "swapped: the wire carries the same bits; JSON rejects names as numbers, and uint32 "
        "values above the int32 maximum as enum numbers", JSON_ONLY, JSON_ONLY, B,
@@ -169,6 +200,18 @@ _TABLE = (
     _k("field_type_bytes_to_string", "type", "type", "bytes became string: old bytes that are "
        "not UTF-8 fail to parse; JSON base64", BROKEN, JSON_ONLY, B,
        "restore bytes; " + REUSE),
+    _k("field_type_string_bytes_unchecked", "type", "type", "string and bytes swapped where "
+       "the string side does not check UTF-8 (proto2, or editions `utf8_validation = NONE`): "
+       "the same bytes travel both ways; JSON writes bytes as base64", JSON_ONLY, JSON_ONLY, B,
+       "restore {before} if JSON readers exist"),
+    _k("field_type_message_equivalent", "type", "type", "a message field's type became another "
+       "message of the same structure (fields by number, type and label) and JSON names: the "
+       "same bytes and the same JSON", SAFE, SAFE, B,
+       "none needed for data; restore {before} if generated code uses it"),
+    _k("field_type_message_same_wire", "type", "type", "a message field's type became another "
+       "message of the same structure (fields by number, type and label) whose fields have "
+       "other JSON names: the same bytes; JSON readers do not know the other names",
+       JSON_ONLY, JSON_ONLY, B, "restore the message type {before} if JSON readers exist"),
     _k("field_type_message_to_bytes", "type", "type", "a message became bytes holding its "
        "encoding: backward-safe on the wire, old readers fail on arbitrary bytes",
        JSON_ONLY, BROKEN, B, "restore the message type {before}"),
@@ -185,6 +228,17 @@ _TABLE = (
     _k("field_made_singular", "cardinality", "cardinality", "a repeated field became singular: "
        "lists lose all but one element (packed scalars are dropped); JSON arrays differ",
        BROKEN, JSON_ONLY, B, "keep `{name}` repeated; " + REUSE),
+    _k("field_map_to_repeated", "type", "cardinality", "a map became a repeated entry message "
+       "(`repeated FEntry` with `key = 1`, `value = 2`), the same bytes on the wire (protobuf's "
+       "map rule); JSON differs (object against array); a map reader of the baseline keeps "
+       "the last of entries with one key, so new writers' repeated keys and entry order are "
+       "lost", JSON_ONLY, BROKEN, B,
+       "keep `{name}` a map; add the repeated field under a new number"),
+    _k("field_repeated_to_map", "type", "cardinality", "a repeated entry message (`key = 1`, "
+       "`value = 2`) became a map, the same bytes on the wire: the new map reader keeps the "
+       "last of old entries with one key and drops their order; JSON differs (array against "
+       "object)", BROKEN, JSON_ONLY, B,
+       "keep `{name}` repeated; add the map under a new number"),
     _k("field_presence_changed", "presence", "presence", "a field switched between implicit "
        "and explicit (optional) presence: values travel unchanged", SAFE, SAFE, B,
        "none needed for data; generated has-methods change"),
@@ -235,8 +289,11 @@ _TABLE = (
        "changes)", SAFE, SAFE, B, "keep enum `{name}` until no code uses it"),
     _k("enum_renamed", "name", "enum", "an enum was renamed with identical values (no wire or "
        "JSON effect)", SAFE, SAFE, B, "restore the name `{before}` if code uses it"),
-    _k("enum_value_added", "added", "enum_value", "an enum value was added: old readers keep "
-       "the number as an unknown value", SAFE, SAFE, C, "none needed"),
+    _k("enum_value_added", "added", "enum_value", "an enum value was added: old binary readers "
+       "keep the number as an unknown value; an old JSON reader does not know the new name "
+       "(protobuf's tolerant parser, ignore_unknown_fields, drops it and reads the default; "
+       "a strict one fails)", SAFE, JSON_ONLY, C,
+       "make readers of the baseline move to the new enum before JSON writers send `{after}`"),
     _k("enum_value_added_closed", "added", "enum_value", "a value was added to a closed "
        "(proto2) enum: old readers move it to the unknown fields and read the default",
        SAFE, BROKEN, C, "make readers of the baseline move to the new enum before writers "

@@ -28,7 +28,7 @@ from google.protobuf.message import DecodeError, EncodeError, Message
 
 from toolkit.contract import HAZARD_SERVERS_FIRST, SPACE_FIELD
 from toolkit.documents.schema import Direction, Hazard, ReplayField, ReplayResult
-from toolkit.schema.diff import Names
+from toolkit.schema.diff import Names, json_name
 from toolkit.schema.pool import Schema
 from toolkit.schema.samples import build_samples
 
@@ -467,7 +467,7 @@ class _Comparer:
         self, wf: FieldDescriptor, rf: FieldDescriptor, wv: Any, rv: Any, origin: str
     ) -> FieldOutcome:
         if not (_is_map(wf) and _is_map(rf)):
-            return FieldOutcome(CHANGED, "map read as non-map", origin, breaking=True)
+            return self.compare_entries(wf, rf, wv, rv, origin)
         w_value = wf.message_type.fields_by_name["value"]
         r_value = rf.message_type.fields_by_name["value"]
         if len(wv) != len(rv) or not all(any(_scalar_equal(k, r) for r in rv) for k in wv):
@@ -483,6 +483,80 @@ class _Comparer:
             if not _scalar_equal(wv[key], rv[r_keyed.get(lookup, key)], w_value, r_value):
                 return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
         return FieldOutcome(IDENTICAL, "same value", origin)
+
+    def compare_entries(
+        self, wf: FieldDescriptor, rf: FieldDescriptor, wv: Any, rv: Any, origin: str
+    ) -> FieldOutcome:
+        """A map against a repeated entry message (`key = 1`, `value = 2`): the same bytes
+        (protobuf's map rule). A map reader keeps the last entry of each key."""
+        if _is_map(wf) and rf.type == F.TYPE_BYTES and rf.is_repeated:
+            return self.compare_entry_bytes(wf, wv, rv, origin)
+        if not (_entry_shaped(wf) and _entry_shaped(rf)):
+            return FieldOutcome(CHANGED, "map read as non-map", origin, breaking=True)
+        w_key, w_value = (wf.message_type.fields_by_number[n] for n in (1, 2))
+        r_key, r_value = (rf.message_type.fields_by_number[n] for n in (1, 2))
+
+        def entries(field: FieldDescriptor, value: Any) -> list[tuple[Any, Any]]:
+            if _is_map(field):
+                return list(value.items())
+            key, val = (field.message_type.fields_by_number[n] for n in (1, 2))
+            return [(getattr(e, key.name), getattr(e, val.name)) for e in value]
+
+        written, read = entries(wf, wv), entries(rf, rv)
+        if len(read) < len(written):
+            return FieldOutcome(
+                LOST, f"{len(written)} entries read as {len(read)} (one per key)", origin, True
+            )
+        if len(read) != len(written):
+            return FieldOutcome(
+                CHANGED, f"{len(written)} entries read as {len(read)}", origin, True
+            )
+        for key, value in written:
+            match = [v for k, v in read if _scalar_equal(key, k, w_key, r_key)]
+            if not match:
+                return FieldOutcome(CHANGED, "map keys differ", origin, breaking=True)
+            if _is_message(w_value) and _is_message(r_value):
+                edge = (w_value.message_type.full_name, r_value.message_type.full_name)
+                self.edges[_key(wf)] = edge
+            elif not _scalar_equal(value, match[-1], w_value, r_value):
+                return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
+        return FieldOutcome(IDENTICAL, "same entries", origin)
+
+    def compare_entry_bytes(
+        self, wf: FieldDescriptor, wv: Any, rv: Any, origin: str
+    ) -> FieldOutcome:
+        """A map read as repeated bytes: each element holds one entry's encoding."""
+        entry_cls = message_factory.GetMessageClass(wf.message_type)
+        key, value = (wf.message_type.fields_by_number[n] for n in (1, 2))
+        read = []
+        for data in rv:
+            entry = entry_cls()
+            entry.ParseFromString(data)
+            stored = getattr(entry, value.name)
+            read.append((getattr(entry, key.name), stored))
+        if len(read) != len(wv):
+            return FieldOutcome(CHANGED, f"{len(wv)} entries read as {len(read)}", origin, True)
+        for k, v in read:
+            if k not in wv:
+                return FieldOutcome(CHANGED, "map keys differ", origin, breaking=True)
+            written = wv[k]
+            if _is_message(value):
+                same = written.SerializePartialToString(
+                    deterministic=True
+                ) == v.SerializePartialToString(deterministic=True)
+            else:
+                same = _scalar_equal(written, v, value, value)
+            if not same:
+                return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
+        return FieldOutcome(IDENTICAL, "each entry's encoding", origin)
+
+
+def _entry_shaped(field: FieldDescriptor) -> bool:
+    """A repeated message field of two fields numbered 1 and 2 (a map's entries, or a
+    repeated message declared like them)."""
+    if not (field.type == F.TYPE_MESSAGE and field.is_repeated):
+        return False
+    return set(field.message_type.fields_by_number) == {1, 2}
 
 
 def _has_default(field: FieldDescriptor, value: Any) -> bool:
@@ -864,8 +938,10 @@ def _wire_form(
     file_proto: descriptor_pb2.FileDescriptorProto,
     extensions: list[descriptor_pb2.FieldDescriptorProto],
     names: Names | None,
+    json_names: bool = False,
 ) -> tuple[bytes, tuple[str, ...]]:
-    """What the wire replay of a type depends on, as bytes; and the types it refers to."""
+    """What the wire replay of a type depends on, as bytes; and the types it refers to. With
+    `json_names`, what the JSON replay depends on: the fields' JSON names too."""
     copy = type(proto)()
     copy.CopyFrom(proto)
     refs: list[str] = []
@@ -877,7 +953,10 @@ def _wire_form(
         del copy.extension[:]
         copy.extension.extend(sorted(extensions, key=lambda e: e.number))
         for field in [*copy.field, *copy.extension]:
-            field.ClearField("json_name")
+            if json_names:
+                field.json_name = json_name(field)
+            else:
+                field.ClearField("json_name")
             if field.type_name:
                 bare = field.type_name.lstrip(".")
                 field.type_name = names.current(bare) if names else bare
@@ -901,19 +980,22 @@ def identical_messages(
     baseline: descriptor_pb2.FileDescriptorSet,
     current: descriptor_pb2.FileDescriptorSet,
     names: Names,
+    *,
+    json_names: bool = False,
 ) -> set[str]:
-    """Baseline message names whose whole transitive structure is the same in `current`."""
+    """Baseline message names whose whole transitive structure is the same in `current` (with
+    `json_names`, their JSON names too)."""
     old_types, new_types = _type_protos(baseline), _type_protos(current)
     old_ext, new_ext = _extensions_by_extendee(baseline), _extensions_by_extendee(current)
     new_forms = {
-        name: _wire_form(proto, file_proto, new_ext.get(name, []), None)[0]
+        name: _wire_form(proto, file_proto, new_ext.get(name, []), None, json_names)[0]
         for name, (proto, file_proto) in new_types.items()
     }
     differs: set[str] = set()
     users: dict[str, list[str]] = {}
     for name, (proto, file_proto) in old_types.items():
         mapped = names.current(name)
-        form, refs = _wire_form(proto, file_proto, old_ext.get(name, []), names)
+        form, refs = _wire_form(proto, file_proto, old_ext.get(name, []), names, json_names)
         if new_forms.get(mapped) != form:
             differs.add(name)
         for ref in refs:

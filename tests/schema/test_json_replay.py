@@ -64,11 +64,21 @@ def test_a_renumbering_is_identical_in_json() -> None:
     assert observe(one("int32"), new)["old_to_new"] in BAD  # the wire, for contrast
 
 
-def test_an_added_enum_value_is_lost_to_an_old_json_reader() -> None:
+def test_an_added_enum_value_is_ignored_by_an_old_json_reader_as_a_newer_field_is() -> None:
     values = (("E_UNSPECIFIED", 0), ("E_ONE", 1), ("E_TWO", 2), ("E_THREE", 3))
     seen = observe_json(one("E"), Spec(one("E").fields, enum_values=values))
     assert seen["old_to_new"][0] == "IDENTICAL"
-    assert seen["new_to_old"] == ("CHANGED", {"f": "enum value E_THREE has no name in the reader"})
+    assert seen["new_to_old"] == (
+        "IGNORED_BY_OLD",
+        {"f": "enum value E_THREE has no name in the reader"},
+    )
+
+
+def test_a_removed_enum_value_is_lost_to_a_new_json_reader() -> None:
+    """The mirror image is a loss: the baseline's value is one the current reader dropped."""
+    values = (("E_UNSPECIFIED", 0), ("E_ONE", 1), ("E_TWO", 2), ("E_THREE", 3))
+    seen = observe_json(Spec(one("E").fields, enum_values=values), one("E"))
+    assert seen["old_to_new"] == ("CHANGED", {"f": "enum value E_THREE has no name in the reader"})
 
 
 def test_integers_are_judged_by_their_json_range() -> None:

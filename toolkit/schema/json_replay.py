@@ -6,9 +6,12 @@ reader, `ignore_unknown_fields=True`. protobuf's ProtoJSON spec lets a parser re
 fields by default but provide an option to ignore them; a strict reader turns every added
 field into a forward break, which contradicts protobuf's own rule that adding a field is safe,
 so a reader that takes part in schema evolution is the tolerant one. The same option drops an
-enum name the reader's enum does not have (the field then reads as its default): that value is
-lost, and the replay says so. A number outside a *closed* enum is rejected by the parser
-whatever the option (Python's runtime, like the C++ one).
+enum name the reader's enum does not have (the field then reads as its default). A value newer
+than the reader (its number is not in the reader's enum) is ignored by an old reader as a newer
+field is (IGNORED_BY_OLD, as on the binary wire); a value the reader knows by number under
+another name, or one a newer reader no longer has, is lost, and the replay says so. A number
+outside a *closed* enum is rejected by the parser whatever the option (Python's runtime, like
+the C++ one).
 
 A value is the same when protobuf's JSON reading keeps it: numbers by value (an int32 `7`
 read as a double is `7.0`; an int64 above 2**53 read as a double is not), enums by name
@@ -126,6 +129,19 @@ def _unnamed_detail(wf: FieldDescriptor, rf: FieldDescriptor, wv: Any) -> str | 
     known = rf.enum_type.values_by_name
     names = sorted({n for n in (_enum_name(wf, v) for v in items) if n and n not in known})
     return f"enum value {','.join(names)} has no name in the reader" if names else None
+
+
+def _newer_than_reader(wf: FieldDescriptor, rf: FieldDescriptor, wv: Any) -> bool:
+    """Whether every enum value the reader dropped is one its enum never had (by number too):
+    a value newer than the reader, which an old tolerant reader ignores as it ignores a field
+    newer than itself. A value the reader knows under another name is not (a rename)."""
+    if wf.type != F.TYPE_ENUM or rf.type != F.TYPE_ENUM:
+        return False
+    items = list(wv) if wf.is_repeated else [wv]
+    known = rf.enum_type.values_by_name
+    numbers = rf.enum_type.values_by_number
+    dropped = [v for v in items if (_enum_name(wf, v) or "") not in known]
+    return bool(dropped) and all(int(v) not in numbers for v in dropped)
 
 
 class _JsonComparer:
@@ -252,6 +268,8 @@ class _JsonComparer:
                 if json_equal(wf, rf, wv, rv):
                     return FieldOutcome(IDENTICAL, "same value", origin)
             unnamed = _unnamed_detail(wf, rf, wv)
+            if unnamed and self.direction == "new_to_old" and _newer_than_reader(wf, rf, wv):
+                return FieldOutcome(IGNORED_BY_OLD, unnamed, origin)
             return FieldOutcome(CHANGED, unnamed or "reads as default", origin, breaking=True)
         rv = read[r_name]
         if _is_map(wf) or _is_map(rf):
@@ -262,6 +280,8 @@ class _JsonComparer:
         r_items = list(rv) if rf.is_repeated else [rv]
         if len(w_items) != len(r_items):
             unnamed = _unnamed_detail(wf, rf, wv)
+            if unnamed and self.direction == "new_to_old" and _newer_than_reader(wf, rf, wv):
+                return FieldOutcome(IGNORED_BY_OLD, unnamed, origin)
             detail = unnamed or f"{len(w_items)} items read as {len(r_items)}"
             outcome = LOST if len(r_items) < len(w_items) else CHANGED
             return FieldOutcome(outcome, detail, origin, breaking=True)

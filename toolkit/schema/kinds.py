@@ -290,10 +290,10 @@ _TABLE = (
     _k("enum_renamed", "name", "enum", "an enum was renamed with identical values (no wire or "
        "JSON effect)", SAFE, SAFE, B, "restore the name `{before}` if code uses it"),
     _k("enum_value_added", "added", "enum_value", "an enum value was added: old binary readers "
-       "keep the number as an unknown value; an old JSON reader does not know the new name "
-       "(protobuf's tolerant parser, ignore_unknown_fields, drops it and reads the default; "
-       "a strict one fails)", SAFE, JSON_ONLY, C,
-       "make readers of the baseline move to the new enum before JSON writers send `{after}`"),
+       "keep the number as an unknown value; an old tolerant JSON reader (ignore_unknown_fields) "
+       "ignores the new name as it ignores a newer field (the field reads as its default)",
+       SAFE, SAFE, C,
+       "none needed; readers of the baseline see `{after}` as unknown until they upgrade"),
     _k("enum_value_added_closed", "added", "enum_value", "a value was added to a closed "
        "(proto2) enum: old readers move it to the unknown fields and read the default",
        SAFE, BROKEN, C, "make readers of the baseline move to the new enum before writers "

@@ -229,16 +229,16 @@ _TABLE = (
        "lists lose all but one element (packed scalars are dropped); JSON arrays differ",
        BROKEN, JSON_ONLY, B, "keep `{name}` repeated; " + REUSE),
     _k("field_map_to_repeated", "type", "cardinality", "a map became a repeated entry message "
-       "(`repeated FEntry` with `key = 1`, `value = 2`), the same bytes on the wire (protobuf's "
-       "map rule); JSON differs (object against array); a map reader of the baseline keeps "
-       "the last of entries with one key, so new writers' repeated keys and entry order are "
-       "lost", JSON_ONLY, BROKEN, B,
-       "keep `{name}` a map; add the repeated field under a new number"),
+       "(`repeated FEntry` with `key = 1`, `value = 2`): the same bytes on the wire, which "
+       "protobuf's map rule makes compatible both ways (a map reader keeps the last entry of a "
+       "repeated key, as maps always do); JSON differs (object against array)",
+       JSON_ONLY, JSON_ONLY, B,
+       "keep `{name}` a map for JSON clients; or add the repeated field under a new number"),
     _k("field_repeated_to_map", "type", "cardinality", "a repeated entry message (`key = 1`, "
-       "`value = 2`) became a map, the same bytes on the wire: the new map reader keeps the "
-       "last of old entries with one key and drops their order; JSON differs (array against "
-       "object)", BROKEN, JSON_ONLY, B,
-       "keep `{name}` repeated; add the map under a new number"),
+       "`value = 2`) became a map: the same bytes on the wire, compatible both ways by "
+       "protobuf's map rule (a map reader keeps the last entry of a repeated key); JSON differs "
+       "(array against object)", JSON_ONLY, JSON_ONLY, B,
+       "keep `{name}` repeated for JSON clients; or add the map under a new number"),
     _k("field_presence_changed", "presence", "presence", "a field switched between implicit "
        "and explicit (optional) presence: values travel unchanged", SAFE, SAFE, B,
        "none needed for data; generated has-methods change"),

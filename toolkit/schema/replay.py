@@ -488,7 +488,8 @@ class _Comparer:
         self, wf: FieldDescriptor, rf: FieldDescriptor, wv: Any, rv: Any, origin: str
     ) -> FieldOutcome:
         """A map against a repeated entry message (`key = 1`, `value = 2`): the same bytes
-        (protobuf's map rule). A map reader keeps the last entry of each key."""
+        (protobuf's map rule). A map reader keeps the last entry of each key, as every map
+        does when it parses: entries the writer repeated a key in are compared by that rule."""
         if _is_map(wf) and rf.type == F.TYPE_BYTES and rf.is_repeated:
             return self.compare_entry_bytes(wf, wv, rv, origin)
         if not (_entry_shaped(wf) and _entry_shaped(rf)):
@@ -503,6 +504,11 @@ class _Comparer:
             return [(getattr(e, key.name), getattr(e, val.name)) for e in value]
 
         written, read = entries(wf, wv), entries(rf, rv)
+        if _is_map(rf) and not _is_map(wf):
+            last: dict[Any, tuple[Any, Any]] = {}
+            for key, value in written:
+                last[_hashable(key)] = (key, value)
+            written = list(last.values())
         if len(read) < len(written):
             return FieldOutcome(
                 LOST, f"{len(written)} entries read as {len(read)} (one per key)", origin, True
@@ -549,6 +555,13 @@ class _Comparer:
             if not same:
                 return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
         return FieldOutcome(IDENTICAL, "each entry's encoding", origin)
+
+
+def _hashable(key: Any) -> Any:
+    """An entry's key as a dict key (a repeated entry message may even hold a message there)."""
+    if isinstance(key, Message):
+        return ("message", key.SerializePartialToString(deterministic=True))
+    return ("bytes", key) if isinstance(key, bytes) else key
 
 
 def _entry_shaped(field: FieldDescriptor) -> bool:

@@ -87,16 +87,6 @@ def _is_map(field: FieldDescriptor) -> bool:
     )
 
 
-def _entry_shaped(field: FieldDescriptor) -> bool:
-    """A repeated message field (not a map) whose message has just fields 1 and 2."""
-    return bool(
-        field.is_repeated
-        and field.type == F.TYPE_MESSAGE
-        and not field.message_type.GetOptions().map_entry
-        and set(field.message_type.fields_by_number) == {1, 2}
-    )
-
-
 def _set_field(
     message: Message,
     field: FieldDescriptor,
@@ -122,14 +112,6 @@ def _set_field(
             # The edge variant writes one element: a list of one reads back as a single value.
             for offset in range(1 if variant == 1 else 2):
                 populate(container.add(), sample + offset, depth + 1, stack, max_depth)
-            if variant != 1 and _entry_shaped(field):
-                # Entries declared like a map's: one more with the first one's key, what a
-                # map reader of the same bytes collapses (it keeps the last of each key).
-                again = container.add()
-                populate(again, sample + 2, depth + 1, stack, max_depth)
-                key = field.message_type.fields_by_number[1]
-                if not _is_message(key):
-                    setattr(again, key.name, getattr(container[0], key.name))
         else:
             child = get()
             child.SetInParent()

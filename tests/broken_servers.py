@@ -389,6 +389,14 @@ class EventsOnlyHub(EventHub):
         return subscription
 
 
+class FigurelessHub(EventHub):
+    """A correct hub that keeps no buffer figures: the server's Introspect then sends none (as
+    a target that does not implement them), so STREAM_BACKPRESSURE cannot see bytes."""
+
+    def peak_bytes(self, space: MemorySpaceId) -> int | None:
+        return None
+
+
 class ForgetfulHub(EventHub):
     """Never removes a subscriber, so cancelled streams pile up."""
 
@@ -587,6 +595,11 @@ def subscribers_outlive_space(schema: SchemaName, data_dir: Path) -> ServerUnder
 def events_only_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
     """A subscriber's buffer is bounded in events, not in bytes."""
     return _serve(schema, data_dir, ServerOverrides(hub_factory=EventsOnlyHub))
+
+
+def figureless_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """Correct, but its Introspect states no subscriber buffer figures (bytes unverifiable)."""
+    return _serve(schema, data_dir, ServerOverrides(hub_factory=FigurelessHub))
 
 
 def stalling_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:

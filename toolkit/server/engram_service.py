@@ -312,11 +312,13 @@ class EngramServicer:
         except Exception as exc:
             await fail(context, "Introspect", exc)
             return None
-        buffers = (
-            (BUFFER_BOUND_HEADER, str(self.hub.buffer_bytes)),
-            (BUFFER_PEAK_HEADER, str(self.hub.peak_bytes(resolution.space))),
-        )
-        context.set_trailing_metadata((*resolution.announced, *buffers))
+        peak = self.hub.peak_bytes(resolution.space)
+        if peak is not None:
+            buffers = (
+                (BUFFER_BOUND_HEADER, str(self.hub.buffer_bytes)),
+                (BUFFER_PEAK_HEADER, str(peak)),
+            )
+            context.set_trailing_metadata((*resolution.announced, *buffers))
         return response
 
     async def introspect(self, request: Any, resolution: Resolution) -> Any:

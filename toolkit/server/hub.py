@@ -243,9 +243,9 @@ class EventHub:
             return len(self._subscribers.get(space, ()))
         return sum(len(members) for members in self._subscribers.values())
 
-    def peak_bytes(self, space: MemorySpaceId) -> int:
+    def peak_bytes(self, space: MemorySpaceId) -> int | None:
         """The most bytes one subscriber buffer of `space` has held at once, of its current
         subscribers and those that ended since the server started (0: none yet; deleting
-        the space starts it again)."""
+        the space starts it again). None: this hub keeps no such figure."""
         live = (s.high_water_bytes for s in self._subscribers.get(space, ()))
         return max(self._ended_peak_bytes.get(space, 0), *live, 0)

@@ -11,6 +11,14 @@ from typing import Any
 
 import grpc
 
+from toolkit.compat.buffers import (
+    FILL_TIMES_BOUND,
+    MAX_FILL_BYTES,
+    BufferFigures,
+    Fill,
+    buffer_figures,
+    fill_for,
+)
 from toolkit.compat.calls import NewClient, NewClientFactory
 from toolkit.compat.checks import check
 from toolkit.compat.environment import CompatEnv
@@ -28,13 +36,6 @@ RATE_SAMPLES = 5
 WRITER_STILL_S = 3.0
 WRITER_LIMIT_S = 60.0
 PROGRESS_POLL_S = 0.2
-# The stalled space gets FILL_TIMES_BOUND x the target's subscriber byte bound each round, in
-# events of 1/EVENTS_PER_BOUND of the bound within these sizes, never more than MAX_FILL_BYTES.
-FILL_TIMES_BOUND = 3
-EVENTS_PER_BOUND = 32
-MIN_EVENT_BYTES = 1024
-MAX_EVENT_BYTES = 64 * 1024
-MAX_FILL_BYTES = 64 * 1024 * 1024
 
 
 def _write_all(client: NewClient, ids: list[str], content: str = "") -> None:
@@ -149,49 +150,6 @@ class StallRound:
     details: str
 
 
-@dataclass(frozen=True)
-class Fill:
-    """What is written to the stalled space each round: `events` memories of `size` bytes."""
-
-    events: int
-    size: int
-
-    @property
-    def total(self) -> int:
-        return self.events * self.size
-
-
-@dataclass(frozen=True)
-class BufferFigures:
-    """What a target's Introspect says of one space's subscriber buffers (contract headers)."""
-
-    bound: int  # the byte bound of one subscriber's buffer
-    peak: int  # the most bytes one buffer of the space's subscribers has held at once
-
-
-def _buffer_figures(client: NewClient) -> BufferFigures | None:
-    """The space's buffer figures, or None when the target does not send them."""
-    outcome = client.call("Introspect", client.request("Introspect"))
-    bound, peak = outcome.header(BUFFER_BOUND_HEADER), outcome.header(BUFFER_PEAK_HEADER)
-    if not outcome.ok or bound is None or peak is None:
-        return None
-    try:
-        return BufferFigures(int(bound), int(peak))
-    except ValueError:
-        return None
-
-
-def _fill_for(figures: BufferFigures | None, scale: float) -> Fill:
-    """Events beyond any buffer: several times its byte bound, in events of at most
-    1/EVENTS_PER_BOUND of it (so a buffer bounded only in events holds many times the bound),
-    else (no figures) more events than a default 1024-event buffer holds."""
-    if figures is None:
-        return Fill(max(1200, int(3000 * scale)), 4096)
-    size = min(MAX_EVENT_BYTES, max(MIN_EVENT_BYTES, figures.bound // EVENTS_PER_BOUND))
-    total = min(MAX_FILL_BYTES, FILL_TIMES_BOUND * figures.bound)
-    return Fill(-(-total // size), size)
-
-
 def _memory_count(client: NewClient) -> int | None:
     outcome = client.call("Introspect", client.request("Introspect"), timeout=5)
     return int(outcome.response.memory_count) if outcome.ok else None
@@ -263,8 +221,8 @@ def test_stalled_subscriber_slows_no_one_else(
     wait_s = max(2.0, 10 * scale)
     address = compat_env.server("current").address
     busy, filler = new_client(busy_space), new_client(stalled_space)
-    figures = _buffer_figures(filler)
-    fill = _fill_for(figures, scale)
+    figures = buffer_figures(filler)
+    fill = fill_for(figures, scale)
 
     def rate(label: str) -> float:
         return _throughput(busy, busy, label, measured, wait_s)
@@ -290,7 +248,7 @@ def test_stalled_subscriber_slows_no_one_else(
         if ratios[-1] >= MIN_THROUGHPUT_RATIO:
             break
     best = max(range(len(rounds)), key=lambda i: ratios[i])
-    after = _buffer_figures(filler) if figures is not None else None
+    after = buffer_figures(filler) if figures is not None else None
     evidence.record(
         events_measured=measured,
         stalled_space_events=fill.events,

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import shutil
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -38,8 +39,10 @@ from toolkit.server.space_id import MemorySpaceId
 from toolkit.server.store import SpaceStore, StoredMemory
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# Small, so the stalled-subscriber check overflows a buffer quickly at small sizes.
+# Small, so the stalled-subscriber check overflows a buffer quickly at small sizes (in events
+# and in bytes: it writes 3 x the byte bound in 96 events, more than 64).
 SUBSCRIBER_BUFFER = 64
+SUBSCRIBER_BUFFER_BYTES = 512 * 1024
 
 # --- resolvers: which space a call acts on ---------------------------------------------------
 
@@ -375,6 +378,25 @@ class StallingHub(EventHub):
         subscription.end(EndReason.CLOSED)  # a waiting `put` gives up on a subscriber that left
 
 
+class EventsOnlyHub(EventHub):
+    """Bounds a subscriber's buffer in events but not in bytes: a stalled subscriber of large
+    events holds up to the event bound of them, however many bytes that is. Its Introspect
+    still states the byte bound, and counts honestly what a buffer held."""
+
+    def subscribe(self, space: MemorySpaceId, kinds: Iterable[int] = ()) -> Subscription:
+        subscription = super().subscribe(space, kinds)
+        subscription.buffer_bytes = sys.maxsize
+        return subscription
+
+
+class FigurelessHub(EventHub):
+    """A correct hub that keeps no buffer figures: the server's Introspect then sends none (as
+    a target that does not implement them), so STREAM_BACKPRESSURE cannot see bytes."""
+
+    def peak_bytes(self, space: MemorySpaceId) -> int | None:
+        return None
+
+
 class ForgetfulHub(EventHub):
     """Never removes a subscriber, so cancelled streams pile up."""
 
@@ -457,7 +479,10 @@ class InProcessServer:
         logger.addHandler(self._handler)
         logger.setLevel(logging.INFO)
         config = ServerConfig(
-            data_dir=data_dir, schema=behaves_as or schema, subscriber_buffer=SUBSCRIBER_BUFFER
+            data_dir=data_dir,
+            schema=behaves_as or schema,
+            subscriber_buffer=SUBSCRIBER_BUFFER,
+            subscriber_buffer_bytes=SUBSCRIBER_BUFFER_BYTES,
         )
         self._running = start_server_thread(config, overrides=overrides)
 
@@ -565,6 +590,16 @@ def clamping_values(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
 def subscribers_outlive_space(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
     """Deleting a space does not end its subscribers."""
     return _serve(schema, data_dir, ServerOverrides(hub_factory=SubscribersOutliveSpaceHub))
+
+
+def events_only_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """A subscriber's buffer is bounded in events, not in bytes."""
+    return _serve(schema, data_dir, ServerOverrides(hub_factory=EventsOnlyHub))
+
+
+def figureless_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:
+    """Correct, but its Introspect states no subscriber buffer figures (bytes unverifiable)."""
+    return _serve(schema, data_dir, ServerOverrides(hub_factory=FigurelessHub))
 
 
 def stalling_hub(schema: SchemaName, data_dir: Path) -> ServerUnderTest:

@@ -30,6 +30,13 @@ QUARANTINE_HEADER = "x-engram-quarantined"
 # number of matching memories the bound left out (a decimal integer).
 TRUNCATED_HEADER = "x-engram-truncated"
 
+# Introspect answers carry two trailing headers about the space's stream subscribers (decimal
+# integers): the byte bound of one subscriber's buffer, and the most bytes one buffer of that
+# space's subscribers has held at once (a stalled subscriber's, say). STREAM_BACKPRESSURE reads
+# them to see that a stalled subscriber of large events holds at most the bound.
+BUFFER_BOUND_HEADER = "x-engram-subscriber-buffer-bytes"
+BUFFER_PEAK_HEADER = "x-engram-subscriber-peak-bytes"
+
 # google.rpc.ErrorInfo of a well-formed space id that is not registered.
 NOT_FOUND_REASON = "MEMORY_SPACE_NOT_FOUND"
 ERROR_DOMAIN = PACKAGE

@@ -41,6 +41,8 @@ VARIANTS: dict[str, set[str]] = {
     # Passes a check that writes only to watched spaces: STREAM_ISOLATION writes the default too.
     "default_leaking_hub": {"STREAM_ISOLATION"},
     "stalling_hub": {"STREAM_BACKPRESSURE"},
+    # Holds a stalled subscriber's large events up to its event bound: many times its bytes.
+    "events_only_hub": {"STREAM_BACKPRESSURE"},
     "flow_following": {"FLOW_BOUND"},
     "current_posing_as_legacy": {"MATRIX"},
     "first_header_wins": {"ERR_CONFLICT"},

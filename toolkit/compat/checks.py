@@ -106,7 +106,8 @@ CHECKS: dict[str, CheckSpec] = {
         ),
         CheckSpec(
             "STREAM_BACKPRESSURE",
-            "a stalled subscriber is ended with RESOURCE_EXHAUSTED and slows no other space",
+            "a stalled subscriber of large events is ended with RESOURCE_EXHAUSTED, holds at "
+            "most its buffer's byte bound and slows no writer or other space",
             "streams",
             (*STREAM_NEEDS, *STREAMING_REMEMBER_NEEDS),
         ),

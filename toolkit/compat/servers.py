@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 LISTENING_PREFIX = "listening on "
 START_TIMEOUT_S = 30.0
+# The byte bound of a subscriber's buffer in the current server the suite starts: an eighth of
+# the 8 MiB default, so STREAM_BACKPRESSURE overflows it several times over with 3 MiB.
+SUITE_BUFFER_BYTES = 1024 * 1024
 
 
 class ServerStartError(ToolkitError):
@@ -97,6 +100,8 @@ class ServerProcess:
             "--schema",
             schema,
         ]
+        if schema == "current":
+            command += ["--subscriber-buffer-bytes", str(SUITE_BUFFER_BYTES)]
         self._records: list[dict[str, Any]] = []
         self._raw: list[str] = []
         self._lock = threading.Lock()

@@ -20,7 +20,13 @@ from typing import Any
 
 import grpc
 
-from toolkit.contract import ENGRAM_SERVICE, SPACE_FIELD, TRUNCATED_HEADER
+from toolkit.contract import (
+    BUFFER_BOUND_HEADER,
+    BUFFER_PEAK_HEADER,
+    ENGRAM_SERVICE,
+    SPACE_FIELD,
+    TRUNCATED_HEADER,
+)
 from toolkit.schema.pool import Schema
 from toolkit.server.commit_flow import MAX_UNPUBLISHED, CommitFlow, CommitFlows
 from toolkit.server.hub import EndReason, EventHub, EventKind, SpaceEvent
@@ -116,7 +122,7 @@ class EngramServicer:
             "Recall": self.recall_call,
             "Forget": self._unary("Forget", self.forget),
             "Experience": self._unary("Experience", self.experience),
-            "Introspect": self._unary("Introspect", self.introspect),
+            "Introspect": self.introspect_call,
             "Stream": self.stream,
             "StreamingRemember": self.streaming_remember,
             "MemoryFlow": self.memory_flow,
@@ -305,6 +311,23 @@ class EngramServicer:
             resolution, EventKind.EXPERIENCED, self.messages.episode_as_memory(episode)
         )
         return self.messages.new("ExperienceResponse", episode_id=episode.id)
+
+    async def introspect_call(self, request: Any, context: Context) -> Any:
+        """Introspect, with the space's subscriber buffer figures in its trailing metadata."""
+        try:
+            resolution = await self._open("Introspect", decoded(request), context)
+            response = await self.introspect(request, resolution)
+        except Exception as exc:
+            await fail(context, "Introspect", exc)
+            return None
+        peak = self.hub.peak_bytes(resolution.space)
+        if peak is not None:
+            buffers = (
+                (BUFFER_BOUND_HEADER, str(self.hub.buffer_bytes)),
+                (BUFFER_PEAK_HEADER, str(peak)),
+            )
+            context.set_trailing_metadata((*resolution.announced, *buffers))
+        return response
 
     async def introspect(self, request: Any, resolution: Resolution) -> Any:
         response = self.messages.new(

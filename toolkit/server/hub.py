@@ -203,6 +203,8 @@ class EventHub:
         self.buffer = buffer
         self.buffer_bytes = buffer_bytes
         self._subscribers: dict[MemorySpaceId, set[Subscription]] = {}
+        # The most bytes one buffer of a space's ended subscribers held (see `peak_bytes`).
+        self._ended_peak_bytes: dict[MemorySpaceId, int] = {}
 
     def subscribe(self, space: MemorySpaceId, kinds: Iterable[int] = ()) -> Subscription:
         subscription = Subscription(space, self.buffer, frozenset(kinds), self.buffer_bytes)
@@ -212,6 +214,9 @@ class EventHub:
     def unsubscribe(self, subscription: Subscription) -> None:
         members = self._subscribers.get(subscription.space)
         if members is not None:
+            peaks, peak = self._ended_peak_bytes, subscription.high_water_bytes
+            if peak > peaks.get(subscription.space, 0):
+                peaks[subscription.space] = peak
             members.discard(subscription)
             if not members:
                 del self._subscribers[subscription.space]
@@ -236,6 +241,7 @@ class EventHub:
 
     def close_space(self, space: MemorySpaceId, reason: EndReason = EndReason.DELETED) -> None:
         """End every subscription of `space` (it was deleted, unless `reason` says else)."""
+        self._ended_peak_bytes.pop(space, None)
         for subscription in tuple(self._subscribers.pop(space, ())):
             subscription.end(reason)
 
@@ -248,3 +254,10 @@ class EventHub:
         if space is not None:
             return len(self._subscribers.get(space, ()))
         return sum(len(members) for members in self._subscribers.values())
+
+    def peak_bytes(self, space: MemorySpaceId) -> int | None:
+        """The most bytes one subscriber buffer of `space` has held at once, of its current
+        subscribers and those that ended since the server started (0: none yet; deleting
+        the space starts it again). None: this hub keeps no such figure."""
+        live = (s.high_water_bytes for s in self._subscribers.get(space, ()))
+        return max(self._ended_peak_bytes.get(space, 0), *live, 0)

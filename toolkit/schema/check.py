@@ -203,12 +203,14 @@ def judge_baseline(
 ) -> BaselineFindings:
     """Diff and replay while `buf breaking` (already started) runs; then fold its findings."""
     label = baseline.label
-    baseline_index = build_index(baseline.files, lines=False)  # changes are located in current
+    # Changes are located in the current schema; the baseline's lines show the declarations
+    # of changes that may break (nearly every real migration has one), read in this one walk.
+    baseline_index = build_index(baseline.files)
     roots = (baseline.module_root, current.module_root)
-    changes = diff_schemas(
-        baseline_index, current_index, label, baseline.files, current.files, roots
-    )
     names = schema_names(baseline_index, current_index)
+    changes = diff_schemas(
+        baseline_index, current_index, label, baseline.files, current.files, roots, names
+    )
     try:
         run = replay(baseline.schema, current.schema, names, label)
     except RecursionError as exc:

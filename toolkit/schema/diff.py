@@ -365,10 +365,10 @@ class _Differ:
         self._old_lined: SchemaIndex | None = None
 
     def _old_with_lines(self) -> SchemaIndex:
-        """The baseline indexed with source lines, built once and only when a change that may
-        break needs its baseline declaration (the baseline index itself has no lines)."""
+        """The baseline indexed with source lines: the given index when it has them (`check`
+        indexes the baseline once, with lines), else built once and only when a change that
+        may break needs its baseline declaration."""
         if self._old_lined is None:
-            # An index built with lines has some (`by_line`): that one is used as it is.
             self._old_lined = (
                 build_index(self.files_old)
                 if self.files_old is not None and not self.old.by_line

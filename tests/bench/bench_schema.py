@@ -6,10 +6,19 @@ every message, all of them requests), one run times buf's two commands on the pa
 would run them, then the toolkit's whole `check` with a fresh compile cache. Target: check
 <= 1.5x buf at each size. Each side keeps its best of `ROUNDS`.
 Run: `python -m tests.bench.bench_schema`.
+
+`--large` instead measures a 5 MB pair (`LARGE_COUNT` messages) with a realistic set of
+changes: fields added to every seventh message, a field renumbered, one renamed, a field
+widened from int32 to int64 in every tenth, a message removed, one renamed with an identical
+structure and one added (the check finds it incompatible: the renumbering). Same target; it
+also reports the toolkit's own time (check minus buf's wall) and the load average before and
+after, since buf alone takes minutes there on a shared machine. One round; section
+`schema_large` of reports/bench.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import subprocess
@@ -26,6 +35,7 @@ SIZES = (1000, 3000)
 RATIO_LIMIT = 1.5
 ROUNDS = 2
 GROUP = 10
+LARGE_COUNT = 17_000  # about 5 MB of .proto text on each side
 
 
 def message_text(i: int, count: int, with_space: bool) -> str:
@@ -46,7 +56,7 @@ def message_text(i: int, count: int, with_space: bool) -> str:
 def schema_text(count: int, version: str, with_space: bool) -> str:
     # Requests only (every RPC answers `Ack`): the space field added to requests is safe with
     # servers first; in a message that is also a response it would allow no rollout order.
-    rpcs = "".join(f"  rpc Call{k}(Msg{k}) returns (Ack);\n" for k in range(0, count, GROUP))
+    rpcs = _rpcs(count)
     messages = "\n".join(message_text(i, count, with_space) for i in range(count))
     return (
         f'// engram-schema-version: {version}\n\nsyntax = "proto3";\n\npackage bench.v1;\n\n'
@@ -55,9 +65,52 @@ def schema_text(count: int, version: str, with_space: bool) -> str:
 
 
 def write_schema(root: Path, count: int, version: str, with_space: bool) -> None:
+    write_text(root, schema_text(count, version, with_space))
+
+
+def write_text(root: Path, text: str) -> None:
     target = root / "bench" / "v1" / "bench.proto"
     target.parent.mkdir(parents=True)
-    target.write_text(schema_text(count, version, with_space))
+    target.write_text(text)
+
+
+def changed_message_text(i: int, count: int) -> str:
+    """Message `i` of the current side of the realistic pair (see the module docstring)."""
+    text = message_text(i, count, with_space=False)
+    if i % 7 == 0:
+        text = text.replace("  bool active = 5;\n", "  bool active = 5;\n  string note = 12;\n")
+    if i == 5:
+        text = text.replace("double score = 6;", "double score = 16;")
+    if i == 11:
+        text = text.replace("string content = 2;", "string body = 2;")
+    if i % GROUP == GROUP - 1:
+        text = text.replace("  int32 count = 3;\n", "  int64 count = 3;\n")
+    return text
+
+
+def realistic_pair(count: int) -> tuple[str, str]:
+    """The baseline and current .proto text of the realistic pair."""
+    base = schema_text(count, "1.0.0", with_space=False) + (
+        "\nmessage Retired {\n  string a = 1;\n}\n"
+        "\nmessage Legacy {\n  string a = 1;\n  int32 b = 2;\n}\n"
+    )
+    head = schema_text(0, "1.1.0", with_space=False).replace(
+        "service BenchService {\n}", "service BenchService {\n" + _rpcs(count) + "}"
+    )
+    messages = "\n".join(changed_message_text(i, count) for i in range(count))
+    current = (
+        head
+        + messages
+        + (
+            "\nmessage Successor {\n  string a = 1;\n  int32 b = 2;\n}\n"
+            "\nmessage Fresh {\n  string z = 1;\n}\n"
+        )
+    )
+    return base, current
+
+
+def _rpcs(count: int) -> str:
+    return "".join(f"  rpc Call{k}(Msg{k}) returns (Ack);\n" for k in range(0, count, GROUP))
 
 
 def time_buf(base: Path, current: Path, cache: Path) -> float:
@@ -71,7 +124,9 @@ def time_buf(base: Path, current: Path, cache: Path) -> float:
     return time.perf_counter() - started
 
 
-def time_check(workdir: Path, base: Path, current: Path, round_: int) -> tuple[float, int, int]:
+def time_check(
+    workdir: Path, base: Path, current: Path, round_: int, verdict: str = "compatible"
+) -> tuple[float, int, int]:
     options = CheckOptions(
         project_root=workdir,
         baselines=(str(base),),
@@ -83,7 +138,7 @@ def time_check(workdir: Path, base: Path, current: Path, round_: int) -> tuple[f
     started = time.perf_counter()
     report = check(options)
     elapsed = time.perf_counter() - started
-    assert report.verdict == "compatible", report.verdict
+    assert report.verdict == verdict, report.verdict
     return elapsed, len(report.changes), len(report.replay)
 
 
@@ -108,9 +163,61 @@ def measure(workdir: Path, count: int) -> dict[str, float | int | bool]:
     }
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def measure_large(workdir: Path, count: int = LARGE_COUNT) -> dict[str, object]:
+    """One round of buf and check on the realistic pair, with the load around each."""
+    base, current = workdir / "base-large", workdir / "current-large"
+    base_text, current_text = realistic_pair(count)
+    write_text(base, base_text)
+    write_text(current, current_text)
+    (workdir / "run-large").mkdir()
+    load_before = load_average()
+    buf_wall = time_buf(base, current, workdir / "buf-cache-large")
+    load_between = load_average()
+    check_wall, changes, records = time_check(
+        workdir / "run-large", base, current, 0, verdict="incompatible"
+    )
+    load_after = load_average()
+    ratio = check_wall / buf_wall
+    return {
+        "messages": count,
+        "baseline_bytes": len(base_text.encode()),
+        "current_bytes": len(current_text.encode()),
+        "buf_seconds": round(buf_wall, 3),
+        "check_seconds": round(check_wall, 3),
+        "toolkit_own_seconds": round(check_wall - buf_wall, 3),
+        "ratio": round(ratio, 2),
+        "changes": changes,
+        "replay_records": records,
+        "load_average_before": load_before,
+        "load_average_between": load_between,
+        "load_average_after": load_after,
+        "met": {"check_vs_buf_large": ratio <= RATIO_LIMIT},
+    }
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--large", action="store_true", help="measure the 5 MB realistic pair instead (minutes)"
+    )
+    args = parser.parse_args()
     scratch = Path.cwd() / ".cache"
     scratch.mkdir(exist_ok=True)
+    if args.large:
+        with tempfile.TemporaryDirectory(prefix="bench-schema-", dir=scratch) as tmp:
+            large = measure_large(Path(tmp))
+        record("schema_large", {"ratio_limit": RATIO_LIMIT, **large})
+        for key, value in large.items():
+            print(f"{key}: {value}")
+        met = large["met"]
+        if not (isinstance(met, dict) and all(met.values())):
+            raise SystemExit(1)
+        return
     figures: dict[str, object] = {"ratio_limit": RATIO_LIMIT}
     met: dict[str, bool] = {}
     with tempfile.TemporaryDirectory(prefix="bench-schema-", dir=scratch) as tmp:

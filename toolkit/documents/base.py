@@ -145,7 +145,75 @@ def read_json(path: Path, label: str | None = None) -> Any:
 
 
 def dump_json(document: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """`json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)` and a newline, to
+    the byte; written by `_indented` (json's own indenting encoder is pure Python and the
+    slowest part of writing a large schema report), falling back to json for anything else."""
+    try:
+        parts: list[str] = []
+        _indented(document, "\n", parts)
+    except _NotPlain:
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    parts.append("\n")
+    return "".join(parts)
+
+
+class _NotPlain(Exception):
+    """A value `_indented` leaves to json (a non-string key, a float json spells its way)."""
+
+
+_ENCODE_STRING = json.encoder.encode_basestring  # what json uses with ensure_ascii=False
+_INDENT = "  "
+
+
+def _indented(value: Any, newline: str, out: list[str]) -> None:
+    """Append `value` as json.dumps with indent=2 and sorted keys writes it at the nesting
+    whose line break plus indentation is `newline`."""
+    kind = type(value)
+    if kind is str:
+        out.append(_ENCODE_STRING(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        if not all(type(key) is str for key in value):
+            raise _NotPlain
+        inner = newline + _INDENT
+        separator = "{" + inner
+        for key in sorted(value):
+            out.append(separator)
+            out.append(_ENCODE_STRING(key))
+            out.append(": ")
+            _indented(value[key], inner, out)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + _INDENT
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _indented(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "]")
+    elif kind is float and value == value and value not in (float("inf"), float("-inf")):
+        out.append(float.__repr__(value))
+    else:
+        raise _NotPlain
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def to_data(value: Any) -> Any:
@@ -153,7 +221,7 @@ def to_data(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if isinstance(value, Document):
             return value.to_dict()
-        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: to_data(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, (tuple, list)):
         return [to_data(item) for item in value]
     if isinstance(value, dict):

@@ -13,7 +13,7 @@ import dataclasses
 import datetime
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,38 +109,57 @@ def _field_type(element: str, indexes: Sequence[SchemaIndex]) -> str | None:
     return None
 
 
-def _covered(
-    element: str,
-    direction: str,
-    changes: Sequence[Change],
-    names: Names,
-    indexes: Sequence[SchemaIndex],
-) -> bool:
+def _dotted_prefixes(name: str) -> Iterator[str]:
+    """`name` and every name it is nested in (`a.b.c`, `a.b`, `a`)."""
+    while name:
+        yield name
+        name = name.rpartition(".")[0]
+
+
+@dataclass(frozen=True)
+class _Explained:
+    """Where the changes breaking on the wire in one direction are (their elements and
+    messages, in both schemas' names), with every enclosing name, looked up in O(1)."""
+
+    where: frozenset[str]
+    within: frozenset[str]  # every name of `where` and every name it is nested in
+
+    @staticmethod
+    def of(changes: Sequence[Change], names: Names, direction: str) -> _Explained:
+        where: set[str] = set()
+        for change in changes:
+            rating = change.backward if direction == "old_to_new" else change.forward
+            if rating.wire != "breaking":
+                continue
+            where |= {change.element, names.current(change.element)}
+            if change.message is not None:
+                where |= {change.message, names.current(change.message)}
+        within = {prefix for name in where for prefix in _dotted_prefixes(name)}
+        return _Explained(frozenset(where), frozenset(within))
+
+
+def _covered(element: str, explained: _Explained, indexes: Sequence[SchemaIndex]) -> bool:
     """Whether a change breaking on the wire in that direction already explains a replay
     outcome on `element`: one on the field, its message, or the type the field holds."""
     message = element.rpartition(".")[0]
+    if element in explained.where or message in explained.where:
+        return True
     held = _field_type(element, indexes)
-    for change in changes:
-        rating = change.backward if direction == "old_to_new" else change.forward
-        if rating.wire != "breaking":
-            continue
-        where = {change.element, names.current(change.element)}
-        if change.message is not None:
-            where |= {change.message, names.current(change.message)}
-        if where & {element, message}:
-            return True
-        if held and any(w == held or w.startswith(held + ".") for w in where):
-            return True
-    return False
+    return bool(held) and held in explained.within
 
 
-def _bad_directions(run: ReplayRun, element: str) -> set[str]:
+def _bad_by_message(run: ReplayRun) -> dict[str, set[str]]:
+    """Message -> the directions in which its replay was bad."""
+    found: dict[str, set[str]] = {}
+    for result in run.results:
+        if result.outcome in BAD_OUTCOMES:
+            found.setdefault(result.message, set()).add(result.direction)
+    return found
+
+
+def _bad_directions(bad: dict[str, set[str]], element: str) -> set[str]:
     message = element.rpartition(".")[0]
-    found: set[str] = {
-        r.direction
-        for r in run.results
-        if r.message in (element, message) and r.outcome in BAD_OUTCOMES
-    }
+    found = bad.get(element, set()) | bad.get(message, set())
     return found or {"old_to_new", "new_to_old"}
 
 
@@ -155,10 +174,12 @@ def _replay_changes(
     direction the replay saw it."""
     extra = []
     index = indexes[0]
+    bad = _bad_by_message(run)
+    explained = {d: _Explained.of(changes, names, d) for d in ("old_to_new", "new_to_old")}
     for element in sorted(run.breaking_elements):
         located = index.elements.get(element) or index.elements.get(element.rpartition(".")[0])
-        for direction in sorted(_bad_directions(run, element)):
-            if _covered(element, direction, changes, names, indexes):
+        for direction in sorted(_bad_directions(bad, element)):
+            if _covered(element, explained[direction], indexes):
                 continue
             backward = direction == "old_to_new"
             change = change_of_kind(
@@ -182,12 +203,14 @@ def judge_baseline(
 ) -> BaselineFindings:
     """Diff and replay while `buf breaking` (already started) runs; then fold its findings."""
     label = baseline.label
-    baseline_index = build_index(baseline.files, lines=False)  # changes are located in current
+    # Changes are located in the current schema; the baseline's lines show the declarations
+    # of changes that may break (nearly every real migration has one), read in this one walk.
+    baseline_index = build_index(baseline.files)
     roots = (baseline.module_root, current.module_root)
-    changes = diff_schemas(
-        baseline_index, current_index, label, baseline.files, current.files, roots
-    )
     names = schema_names(baseline_index, current_index)
+    changes = diff_schemas(
+        baseline_index, current_index, label, baseline.files, current.files, roots, names
+    )
     try:
         run = replay(baseline.schema, current.schema, names, label)
     except RecursionError as exc:

@@ -427,10 +427,11 @@ class _Differ:
         baseline_files: descriptor_pb2.FileDescriptorSet | None = None,
         current_files: descriptor_pb2.FileDescriptorSet | None = None,
         roots: tuple[Path | None, Path | None] = (None, None),
+        names: Names | None = None,
     ) -> None:
         self.old, self.new, self.label = baseline, current, label
         self.roots = roots
-        self.names = schema_names(baseline, current)
+        self.names = names if names is not None else schema_names(baseline, current)
         self.syntax_old = _syntaxes(baseline_files)
         self.syntax_new = _syntaxes(current_files)
         self.files_old, self.files_new = baseline_files, current_files
@@ -438,11 +439,14 @@ class _Differ:
         self._old_lined: SchemaIndex | None = None
 
     def _old_with_lines(self) -> SchemaIndex:
-        """The baseline indexed with source lines, built once and only when a change that may
-        break needs its baseline declaration (the baseline index itself has no lines)."""
+        """The baseline indexed with source lines: the given index when it has them (`check`
+        indexes the baseline once, with lines), else built once and only when a change that
+        may break needs its baseline declaration."""
         if self._old_lined is None:
             self._old_lined = (
-                build_index(self.files_old) if self.files_old is not None else self.old
+                build_index(self.files_old)
+                if self.files_old is not None and not self.old.by_line
+                else self.old
             )
         return self._old_lined
 
@@ -560,13 +564,23 @@ class _Differ:
         any_rename = bool(self.names.packages or self.names.types)
         for name in sorted(old_messages.keys() & new_messages.keys()):
             before, after = old_messages[name], new_messages[name]
-            if not any_rename and _same_proto(before, after):
+            if _same_proto(before, after) and (not any_rename or self._unrenamed(before)):
                 continue  # byte-identical declarations (nested ones are diffed on their own)
             self.diff_message(before, after)
         self.diff_enums()
         self.diff_services()
         self.diff_extensions()
         return self.changes
+
+    def _unrenamed(self, message: Element) -> bool:
+        """Whether no type the message's own fields refer to is renamed: then a byte-identical
+        declaration has nothing to diff, as when nothing is renamed."""
+        assert isinstance(message.proto, descriptor_pb2.DescriptorProto)
+        return all(
+            self.names.current(f.type_name) == f.type_name.lstrip(".")
+            for f in message.proto.field
+            if f.type_name
+        )
 
     def _old_by_translated_name(self, translated: str) -> str:
         for element in self.old.elements.values():
@@ -1283,8 +1297,10 @@ def diff_schemas(
     baseline_files: descriptor_pb2.FileDescriptorSet | None = None,
     current_files: descriptor_pb2.FileDescriptorSet | None = None,
     roots: tuple[Path | None, Path | None] = (None, None),
+    names: Names | None = None,
 ) -> list[Change]:
     """Every change from `baseline` to `current`, ordered as found (files, renames, messages,
     enums, services, extensions). The file sets add syntax (open enums) and extensions; the
-    module roots (baseline, current) give each change the source lines of its element."""
-    return _Differ(baseline, current, label, baseline_files, current_files, roots).run()
+    module roots (baseline, current) give each change the source lines of its element;
+    `names` is `schema_names(baseline, current)` when the caller has it already."""
+    return _Differ(baseline, current, label, baseline_files, current_files, roots, names).run()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from toolkit.documents.schema import Change
 from toolkit.schema.buf import BufFinding
@@ -41,7 +42,37 @@ def _unexplained(finding: BufFinding, index: SchemaIndex, label: str) -> Change:
     )
 
 
-def _related(finding: BufFinding, changes: Sequence[Change], index: SchemaIndex) -> list[int]:
+@dataclass(frozen=True)
+class _Positions:
+    """Indices of the diff's changes by where they are and what they name, so each finding is
+    matched in time independent of the number of changes (folding changes neither)."""
+
+    at: dict[tuple[str | None, int | None], list[int]]
+    element: dict[str, list[int]]
+    after: dict[str, list[int]]
+    message: dict[str, list[int]]
+
+    @staticmethod
+    def of(changes: Sequence[Change]) -> _Positions:
+        found = _Positions({}, {}, {}, {})
+        for i, change in enumerate(changes):
+            found.at.setdefault((change.file, change.line), []).append(i)
+            if change.kind == "buf_finding":
+                continue
+            found.element.setdefault(change.element, []).append(i)
+            if change.after:
+                found.after.setdefault(change.after, []).append(i)
+            if change.message is not None:
+                found.message.setdefault(change.message, []).append(i)
+        return found
+
+
+def _indices(table: dict[str, list[int]], keys: set[str]) -> list[int]:
+    """The changes under any of `keys`, in the diff's order."""
+    return sorted({i for key in keys for i in table.get(key, ())})
+
+
+def _related(finding: BufFinding, positions: _Positions, index: SchemaIndex) -> list[int]:
     """Changes that explain a finding at a line no change starts at: the element there, its
     message, or the type the field there holds (a renamed message or enum)."""
     at_line = index.by_line.get((finding.file, finding.line), [])
@@ -55,12 +86,11 @@ def _related(finding: BufFinding, changes: Sequence[Change], index: SchemaIndex)
         if known is not None
     } - {""}
     parent = known.parent if known else None
-    for wanted in (
-        lambda c: c.element == element,
-        lambda c: bool(held & {c.element, c.after or ""}),
-        lambda c: c.message is not None and c.message in (element, parent),
+    for found in (
+        positions.element.get(element, []),
+        sorted({*_indices(positions.element, held), *_indices(positions.after, held)}),
+        _indices(positions.message, {element} | ({parent} if parent is not None else set())),
     ):
-        found = [i for i, c in enumerate(changes) if c.kind != "buf_finding" and wanted(c)]
         if found:
             return found
     return []
@@ -70,12 +100,13 @@ def fold_buf_findings(
     changes: Sequence[Change], findings: Sequence[BufFinding], index: SchemaIndex, label: str
 ) -> list[Change]:
     folded = list(changes)
+    positions = _Positions.of(folded)
     extra: dict[str, Change] = {}
     for finding in findings:
-        at = [i for i, c in enumerate(folded) if (c.file, c.line) == (finding.file, finding.line)]
+        at = positions.at.get((finding.file, finding.line), [])
         named = set(QUOTED.findall(finding.message))
         precise = [i for i in at if _mentions(folded[i], named)]
-        targets = precise or at or _related(finding, folded, index)
+        targets = precise or at or _related(finding, positions, index)
         if not targets:
             change = _unexplained(finding, index, label)
             if change.id in extra:

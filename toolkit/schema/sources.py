@@ -6,6 +6,7 @@ exported with `git archive` into a folder of the run; it is then judged like a f
 
 from __future__ import annotations
 
+import functools
 import io
 import subprocess
 import tarfile
@@ -49,8 +50,9 @@ class LoadedSchema:
     def version(self) -> Version | None:
         return self.declaration.version if self.declaration else None
 
-    @property
+    @functools.cached_property
     def schema(self) -> Schema:
+        """The descriptor pool, built once (the current schema serves every baseline)."""
         return Schema(self.files)
 
 

@@ -12,7 +12,8 @@ from packaging.version import InvalidVersion, Version
 
 from toolkit.errors import ToolkitError
 
-VERSION_PATTERN = re.compile(r"engram-schema-version:\s*(\S+)")
+VERSION_MARKER = "engram-schema-version:"
+VERSION_PATTERN = re.compile(re.escape(VERSION_MARKER) + r"\s*(\S+)")
 
 
 class SchemaVersionError(ToolkitError):
@@ -20,12 +21,25 @@ class SchemaVersionError(ToolkitError):
 
 
 def _comments(files: descriptor_pb2.FileDescriptorSet) -> list[tuple[str, str]]:
+    """Every comment that may declare a version, with its file. A file whose source info does
+    not hold the marker at all (its comments are stored there verbatim) is not walked: the
+    walk over every source location of a large schema is the expensive part."""
     found: list[tuple[str, str]] = []
+    marker = VERSION_MARKER.encode()
     for file_proto in files.file:
+        if marker not in file_proto.source_code_info.SerializeToString():
+            continue
+        name = file_proto.name
         for location in file_proto.source_code_info.location:
-            texts = [location.leading_comments, location.trailing_comments]
-            texts.extend(location.leading_detached_comments)
-            found.extend((file_proto.name, text) for text in texts if text)
+            leading = location.leading_comments
+            if leading:
+                found.append((name, leading))
+            trailing = location.trailing_comments
+            if trailing:
+                found.append((name, trailing))
+            detached = location.leading_detached_comments
+            if detached:
+                found.extend((name, text) for text in detached if text)
     return found
 
 

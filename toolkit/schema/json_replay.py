@@ -65,6 +65,7 @@ from toolkit.schema.replay import (
     _worst,
     correspondence,
     identical_messages,
+    unset_reads_as_unset,
 )
 from toolkit.schema.samples import build_samples
 
@@ -236,14 +237,7 @@ class _JsonComparer:
                 pass  # presence without content: the reader sees its default either way
             else:
                 return FieldOutcome(CHANGED, "holds another field's value", origin, True)
-        if (
-            wf.has_presence
-            or wf.is_repeated
-            or rf.is_repeated
-            or _is_message(wf)
-            or _is_message(rf)
-            or not (wf.has_default_value or rf.has_default_value)
-        ):
+        if unset_reads_as_unset(wf, rf):
             return FieldOutcome(IDENTICAL, "not set", origin)
         wv, rv = _read_value(writer, wf), _read_value(reader, rf)
         if json_equal(wf, rf, wv, rv):

@@ -342,15 +342,7 @@ class _Comparer:
             return FieldOutcome(
                 PARSE_ERROR, "required field missing: the parse fails", origin, True
             )
-        if (
-            rf is None
-            or wf.has_presence
-            or wf.is_repeated
-            or rf.is_repeated
-            or _is_message(wf)
-            or _is_message(rf)
-            or not (wf.has_default_value or rf.has_default_value)
-        ):
+        if rf is None or unset_reads_as_unset(wf, rf):
             return FieldOutcome(IDENTICAL, "not set", origin)
         # No presence: the writer meant its zero value; the reader reads its own default.
         wv, rv = _read_value(writer, wf), _read_value(reader, rf)
@@ -555,6 +547,20 @@ class _Comparer:
             if not same:
                 return FieldOutcome(CHANGED, "map values differ", origin, breaking=True)
         return FieldOutcome(IDENTICAL, "each entry's encoding", origin)
+
+
+def unset_reads_as_unset(wf: FieldDescriptor, rf: FieldDescriptor) -> bool:
+    """Whether a field the writer left unset reads as unset, whatever the encoding: it has
+    presence, is repeated or a message on either side, or neither side declares a default.
+    Otherwise the writer meant its zero value and the reader reads its own default."""
+    return (
+        wf.has_presence
+        or wf.is_repeated
+        or rf.is_repeated
+        or _is_message(wf)
+        or _is_message(rf)
+        or not (wf.has_default_value or rf.has_default_value)
+    )
 
 
 def _hashable(key: Any) -> Any:

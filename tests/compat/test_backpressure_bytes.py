@@ -21,6 +21,7 @@ from toolkit.compat.buffers import (
     FILL_TIMES_BOUND,
     MAX_FILL_BYTES,
     BufferFigures,
+    buffer_figures,
     fill_for,
 )
 from toolkit.compat.calls import NewClient
@@ -89,6 +90,45 @@ def test_introspect_states_the_bound_and_the_peak(running: RunningServer) -> Non
     assert outcome.ok
     assert outcome.trailing_metadata[BUFFER_BOUND_HEADER] == "300000"
     assert outcome.trailing_metadata[BUFFER_PEAK_HEADER] == "0"
+
+
+class _StatingClient:
+    """A client whose Introspect answer states the given figures (as a foreign target might)."""
+
+    def __init__(self, bound: str | None, peak: str | None) -> None:
+        self.headers = {BUFFER_BOUND_HEADER: bound, BUFFER_PEAK_HEADER: peak}
+
+    def request(self, rpc: str) -> None:
+        return None
+
+    def call(self, rpc: str, request: None) -> Any:
+        headers = self.headers
+
+        class Outcome:
+            ok = True
+
+            def header(self, name: str) -> str | None:
+                return headers[name]
+
+        return Outcome()
+
+
+@pytest.mark.parametrize(
+    ("bound", "peak", "read"),
+    [
+        ("524288", "1000", BufferFigures(524288, 1000)),
+        (None, "1000", None),  # no bound stated
+        ("lots", "1000", None),  # not a number
+        ("0", "0", None),  # a bound of nothing
+        ("-5", "0", None),  # negative
+        ("524288", "-1", None),
+    ],
+)
+def test_only_figures_that_can_be_verified_are_read(
+    bound: str | None, peak: str | None, read: BufferFigures | None
+) -> None:
+    """Odd figures from a foreign target leave the byte part partial, never a wrong fill."""
+    assert buffer_figures(_StatingClient(bound, peak)) == read  # type: ignore[arg-type]
 
 
 def test_the_fill_is_several_times_the_bound_in_events_far_below_it() -> None:

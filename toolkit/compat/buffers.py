@@ -45,9 +45,11 @@ def buffer_figures(client: NewClient) -> BufferFigures | None:
     if not outcome.ok or bound is None or peak is None:
         return None
     try:
-        return BufferFigures(int(bound), int(peak))
+        figures = BufferFigures(int(bound), int(peak))
     except ValueError:
         return None
+    # A bound of no bytes or a negative figure states nothing that can be verified.
+    return figures if figures.bound > 0 and figures.peak >= 0 else None
 
 
 def fill_for(figures: BufferFigures | None, scale: float) -> Fill:

@@ -293,7 +293,8 @@ def _verify_bytes(evidence: Evidence, space: str, fill: Fill, after: BufferFigur
     if after is None:
         evidence.partial(
             "the bytes a stalled subscriber's buffer holds: the target's Introspect sends no "
-            f"{BUFFER_BOUND_HEADER} and {BUFFER_PEAK_HEADER} trailing headers"
+            f"usable {BUFFER_BOUND_HEADER} and {BUFFER_PEAK_HEADER} trailing headers (a "
+            "positive bound and a peak, in bytes)"
         )
         return
     if fill.total < FILL_TIMES_BOUND * after.bound:

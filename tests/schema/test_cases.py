@@ -301,6 +301,29 @@ INLINE_CASES: list[tuple[str, str, str, str, dict[str, dict[str, bool]], list[st
         "field_type_message_same_wire",
     ),
     (
+        # A JSON name set where the default was the proto name (a request): parsers accept the
+        # proto name too, so new servers read old clients' JSON; old servers do not read
+        # "max" from new clients: servers first.
+        "json_name_from_proto_name",
+        PROTO3,
+        'message CallRequest {\n  int32 limit = 1 [json_name = "limit"];\n}\n',
+        'message CallRequest {\n  int32 limit = 1 [json_name = "max"];\n}\n',
+        _compat(True, True, True, False),
+        ["servers_first"],
+        "field_json_name_changed_old_accepted",
+    ),
+    (
+        # The JSON name set back to the proto name (a request): old servers accept the proto
+        # name; new servers no longer read old clients' "max": clients first.
+        "json_name_to_proto_name",
+        PROTO3,
+        'message CallRequest {\n  int32 limit = 1 [json_name = "max"];\n}\n',
+        'message CallRequest {\n  int32 limit = 1 [json_name = "limit"];\n}\n',
+        _compat(True, False, True, True),
+        ["clients_first"],
+        "field_json_name_changed_new_accepted",
+    ),
+    (
         # An enum value added, read by an old JSON client (a response): the name is unknown to
         # it, and ignored as a newer field is.
         "enum_value_added_json",

@@ -695,8 +695,18 @@ class _Differ:
             )
         self._compare_field_shape(old_msg, new_msg, old, new, element, where, oneof_renames)
         if json_name(old) != json_name(new):
+            # A JSON parser accepts a field's JSON name and its proto name (ProtoJSON).
+            old_read = json_name(old) == new.name  # the new parser reads old JSON
+            new_read = json_name(new) == old.name  # an old parser reads new JSON
+            kind = "field_json_name_changed"
+            if old_read and not new_read:
+                kind = "field_json_name_changed_old_accepted"
+            elif new_read and not old_read:
+                kind = "field_json_name_changed_new_accepted"
+            elif old_read and new_read:
+                kind = "field_json_name_changed_both_accepted"
             self.record(
-                "field_json_name_changed",
+                kind,
                 element,
                 old_msg.name,
                 before=json_name(old),

@@ -111,8 +111,20 @@ _TABLE = (
     _k("field_renamed_json_changed", "name", "name", "a field was renamed and its JSON name "
        "changed with it", JSON_ONLY, JSON_ONLY, B,
        "restore the name `{before}`, or set json_name to the old JSON name"),
-    _k("field_json_name_changed", "json_name", "json_name", "a field's JSON name changed",
-       JSON_ONLY, JSON_ONLY, C, "restore the JSON name `{before}`"),
+    _k("field_json_name_changed", "json_name", "json_name", "a field's JSON name changed "
+       "to one the other schema's parser does not accept (parsers accept a field's JSON name "
+       "and its proto name)", JSON_ONLY, JSON_ONLY, C, "restore the JSON name `{before}`"),
+    _k("field_json_name_changed_old_accepted", "json_name", "json_name", "a field's JSON name "
+       "changed; the old one is the field's proto name, which the new parser accepts too: old "
+       "JSON is read, new JSON is not read by old parsers", SAFE, JSON_ONLY, C,
+       "restore the JSON name `{before}` for readers of the baseline"),
+    _k("field_json_name_changed_new_accepted", "json_name", "json_name", "a field's JSON name "
+       "changed to its proto name, which old parsers accept too: new JSON is read by them, old "
+       "JSON is not read by the new parser", JSON_ONLY, SAFE, C,
+       "restore the JSON name `{before}` for writers of the baseline"),
+    _k("field_json_name_changed_both_accepted", "json_name", "json_name", "a field's JSON name "
+       "changed, and each schema's JSON name is the other's proto name: both parsers read both",
+       SAFE, SAFE, C, "none needed"),
     _k("field_type_changed", "type", "type", "a field's type changed across wire types or "
        "message types: bytes are misread", BROKEN, BROKEN, B,
        "restore `{name}` as {before}; " + REUSE),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import shutil
 from pathlib import Path
 
@@ -75,3 +77,20 @@ def test_summary_starts_with_the_verdict_and_groups_by_message(cache_dir: Path) 
     members = [line for line in lines[group + 1 :] if not line.strip().startswith("remedy:")]
     assert all("RememberRequest." in line for line in members[:3])
     assert "MISROUTED" in text
+
+
+def test_summary_counts_read_as_english(cache_dir: Path) -> None:
+    """`1 message`, `1 finding`: never `1 messages`."""
+    report = run_case(cache_dir, "fields_renumbered_for_new_field_1")
+    (direction, *_) = {r.direction for r in report.replay}
+    one_each = dataclasses.replace(
+        report,
+        replay=tuple(r for r in report.replay if r.direction == direction)[:1],
+        lint=report.lint[:1],
+    )
+    text = render_summary(one_each)
+    assert f"wire replay {direction}: 1 message (" in text
+    assert not re.search(r"\b1 (messages|findings)\b", text)
+    if report.lint:
+        assert "buf lint: 1 finding" in text
+    assert re.search(r"wire replay \w+: \d+ messages", render_summary(report))

@@ -95,7 +95,9 @@ def render_summary(report: SchemaReport) -> str:
         results = [r for r in report.replay if r.direction == direction]
         counts = Counter(r.outcome for r in results)
         tally = ", ".join(f"{outcome} {n}" for outcome, n in sorted(counts.items()))
-        lines.append(f"wire replay {direction}: {len(results)} messages ({tally or 'none'})")
+        lines.append(
+            f"wire replay {direction}: {_count(len(results), 'message')} ({tally or 'none'})"
+        )
         for result in results:
             if result.outcome in BAD_OUTCOMES:
                 worst = [f for f in result.fields if f.outcome == result.outcome]
@@ -109,7 +111,7 @@ def render_summary(report: SchemaReport) -> str:
     for use in report.acceptances:
         lines.append(f"acceptance {use.id}: {use.status}")
     if report.lint:
-        lines.append(f"buf lint: {len(report.lint)} findings")
+        lines.append(f"buf lint: {_count(len(report.lint), 'finding')}")
         lines.extend(f"    {f.file}:{f.line}:{f.column} {f.rule}" for f in report.lint)
     return "\n".join(lines)
 
@@ -264,3 +266,8 @@ def write_schema_junit(report: SchemaReport, path: Path) -> Path:
     except OSError as exc:
         raise ToolkitError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
+
+
+def _count(n: int, noun: str) -> str:
+    """`1 message`, `3 messages`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

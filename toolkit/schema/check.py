@@ -284,21 +284,22 @@ def check(options: CheckOptions) -> SchemaReport:
         if located[0].kind == "image":
             raise SchemaSourceError(f"current schema {options.current}: must be a folder")
         # buf runs in the background while the toolkit compiles and judges; collected last.
-        runs = [buf.start_lint(module_root, options.cache_dir)]
+        plan = buf.start_plan(
+            module_root,
+            [(b.path, b.kind == "image") for b in located[1:]],
+            options.cache_dir,
+            Path(tmp),
+        )
         try:
-            runs += [
-                buf.start_breaking(module_root, b.path, options.cache_dir) for b in located[1:]
-            ]
             current, *baselines = load_all(located, options.cache_dir)
             current_index = build_index(current.files)
             judged = [
                 judge_baseline(b, current, current_index, run)
-                for b, run in zip(baselines, runs[1:], strict=True)
+                for b, run in zip(baselines, plan.breaking, strict=True)
             ]
-            lint = _lint(runs[0])
+            lint = _lint(plan.lint)
         finally:
-            for run in runs:
-                buf.stop(run)
+            plan.stop()
     changes, acceptances = apply_acceptances(
         [c for j in judged for c in j.changes], entries, options.today
     )

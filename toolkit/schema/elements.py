@@ -5,7 +5,7 @@ source location, indexed by full name. The descriptor diff and buf folding both 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, NamedTuple, TypeAlias
 
 from google.protobuf import descriptor_pb2
 
@@ -28,8 +28,10 @@ SERVICE_METHOD = 2
 WELL_KNOWN_PREFIX = "google/protobuf/"
 
 
-@dataclass(frozen=True)
-class Element:
+class Element(NamedTuple):
+    """One named element of a schema (immutable; a tuple: a large schema has hundreds of
+    thousands, and a tuple is built three times faster than a frozen dataclass)."""
+
     name: str  # full name, e.g. engram.v1.ForgetRequest.memory_id
     kind: ElementKind
     file: str

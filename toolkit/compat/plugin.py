@@ -10,11 +10,14 @@ test and imports nothing of gRPC, so the workers start sooner.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +33,7 @@ from toolkit.compat.results import (
     write_results,
 )
 from toolkit.compat.settings import CompatSettings, default_recordings_dir
+from toolkit.compat.started import PLUGIN_NAME, StartedServerInfo, worker_started_server
 from toolkit.documents.base import build, to_data
 from toolkit.documents.compat import Cleanup, Preflight
 
@@ -137,8 +141,22 @@ class CompatPlugin:
 
             factory: pytest.TempPathFactory = self.config._tmp_path_factory  # type: ignore[attr-defined]
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-            self._env = CompatEnv(self.settings, factory.mktemp("compat"), worker)
+            self._env = CompatEnv(
+                self.settings, factory.mktemp("compat"), worker, self.started_server()
+            )
         return self._env
+
+    def started_server(self) -> Callable[[], StartedServerInfo] | None:
+        """The server `engram-compat runtime` started for the run: handed to a worker by the
+        controller, or in this process's plugin of the command (`-n 0`); None otherwise."""
+        if _is_worker(self.config):
+            info = worker_started_server(self.config.workerinput)  # type: ignore[attr-defined]
+            if info is None:
+                return None
+            handed: StartedServerInfo = info
+            return lambda: handed
+        servers = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
+        return servers.current.info if servers is not None else None
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not _is_controller(self.config):
@@ -310,6 +328,23 @@ def results_exit_status(results: Any, exitstatus: int) -> int:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(id): the compat check a suite test belongs to")
     config.pluginmanager.register(CompatPlugin(config), "engram-compat-plugin")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A pytest-xdist worker ends its process here, the last thing it does: its results went
+    to the controller with its session's end (pytest-xdist's `workerfinished`, which the
+    controller waits for, so it ignores the end of the connection after it) and its servers
+    are stopped. Ending normally would first wait for the controller's exit message and then
+    tear down every module of the interpreter: 0.3-0.5 s a run, which the controller spends
+    waiting for its workers' processes to end before it can end the run."""
+    if not _is_worker(config):
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
 
 
 # --- fixtures --------------------------------------------------------------------------------

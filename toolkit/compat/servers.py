@@ -14,27 +14,22 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from toolkit.compat.started import (
+    LISTENING_PREFIX,
+    START_TIMEOUT_S,
+    ServerStartError,
+    serve_command,
+)
 from toolkit.errors import ToolkitError
 from toolkit.schema.pool import SchemaName
 
 log = logging.getLogger(__name__)
-
-LISTENING_PREFIX = "listening on "
-START_TIMEOUT_S = 30.0
-# The byte bound of a subscriber's buffer in the current server the suite starts: an eighth of
-# the 8 MiB default, so STREAM_BACKPRESSURE overflows it several times over with 3 MiB.
-SUITE_BUFFER_BYTES = 1024 * 1024
-
-
-class ServerStartError(ToolkitError):
-    """The reference server did not start (its own output is included)."""
 
 
 class ServerUnderTest(Protocol):
@@ -86,22 +81,7 @@ class ServerProcess:
     """`engram-compat serve --port 0` in a subprocess, its stderr log collected as it arrives."""
 
     def __init__(self, schema: SchemaName, data_dir: Path) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            "--schema",
-            schema,
-        ]
-        if schema == "current":
-            command += ["--subscriber-buffer-bytes", str(SUITE_BUFFER_BYTES)]
+        command = serve_command(schema, data_dir)
         self._records: list[dict[str, Any]] = []
         self._raw: list[str] = []
         self._lock = threading.Lock()

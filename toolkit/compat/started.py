@@ -125,6 +125,10 @@ class StartedServer:
             f"the reference server did not start: {output or 'no output'}",
         )
 
+    @property
+    def running(self) -> bool:
+        return self._process.poll() is None
+
     def discard(self) -> None:
         """End it at once (SIGKILL), without waiting. Its data dir and log are removed after
         the run, so nothing a graceful stop saves is ever read, and that stop (closing every

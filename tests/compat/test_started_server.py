@@ -1,0 +1,131 @@
+"""The reference server `engram-compat runtime` starts once for a run and its workers share.
+
+Started by the command before pytest, handed to each pytest-xdist worker (workerinput) as an
+address and a log file, discarded once the last worker is done; and the order that starts
+STREAM_BACKPRESSURE first on a worker of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import grpc
+import pytest
+
+from tests.conftest import run_cli
+from toolkit.compat import started as started_module
+from toolkit.compat.calls import NewClient
+from toolkit.compat.started import (
+    StartedServer,
+    StartedServerInfo,
+    start_servers,
+    worker_started_server,
+)
+from toolkit.compat.suite.conftest import pytest_collection_modifyitems
+
+
+def _node() -> Any:
+    return SimpleNamespace(workerinput={})
+
+
+def test_every_worker_is_handed_the_one_server_and_it_ends_after_the_last(
+    tmp_path: Path,
+) -> None:
+    servers = start_servers(tmp_path)
+    try:
+        nodes = [_node(), _node()]
+        for node in nodes:
+            servers.pytest_configure_node(node)
+        handed = [worker_started_server(node.workerinput) for node in nodes]
+        assert handed[0] == handed[1]
+        info = handed[0]
+        assert info is not None and info.address and info.error is None
+        assert info.log.parent == tmp_path
+        channel = grpc.insecure_channel(info.address)
+        try:
+            legacy = NewClient(channel, None, "none")
+            assert legacy.call("Introspect", legacy.request("Introspect")).ok
+        finally:
+            channel.close()
+        # Its log file is what the workers read: the deprecated call above is in it.
+        records = [json.loads(line) for line in info.log.read_text().splitlines()]
+        assert any(r.get("level") == "WARNING" and r.get("rpc") == "Introspect" for r in records)
+        servers.pytest_testnodedown(nodes[0], None)
+        assert servers.current.running
+        servers.pytest_testnodedown(nodes[1], None)
+        deadline = time.monotonic() + 10
+        while servers.current.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not servers.current.running
+    finally:
+        servers.stop()
+
+
+def test_a_server_that_does_not_start_is_reported_with_its_own_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = [sys.executable, "-c", "import sys; sys.stderr.write('port in use\\n'); sys.exit(1)"]
+    monkeypatch.setattr(started_module, "serve_command", lambda schema, data_dir: failing)
+    server = StartedServer("current", tmp_path)
+    try:
+        info = server.info()
+    finally:
+        server.stop()
+    assert info.address is None
+    assert info.error == "the reference server did not start: port in use"
+    assert StartedServerInfo.from_json(info.to_json()) == info
+
+
+def test_no_workerinput_means_no_started_server() -> None:
+    assert worker_started_server(None) is None
+    assert worker_started_server({"workerid": "gw0"}) is None
+
+
+def _item(check_id: str, name: str) -> Any:
+    marker = SimpleNamespace(args=(check_id,))
+    return SimpleNamespace(name=name, get_closest_marker=lambda _name: marker)
+
+
+def test_backpressure_starts_first_alone_and_isolation_first_on_another_worker() -> None:
+    items = [
+        _item("DEPRECATION_WARNING", "d1"),
+        _item("DEPRECATION_WARNING", "d2"),
+        _item("STREAM_ISOLATION", "iso"),
+        _item("ROUTE_HEADER", "r1"),
+        _item("STREAM_BACKPRESSURE", "bp"),
+    ]
+    pytest_collection_modifyitems(items)  # type: ignore[arg-type]
+    # pytest-xdist hands each worker two tests at the start: [bp, d1] and [iso, d2].
+    assert [item.name for item in items] == ["bp", "d1", "iso", "d2", "r1"]
+
+
+def test_order_without_the_slow_checks_is_unchanged() -> None:
+    items = [_item("ROUTE_HEADER", "r1"), _item("ERR_CONFLICT", "e1")]
+    pytest_collection_modifyitems(items)  # type: ignore[arg-type]
+    assert [item.name for item in items] == ["r1", "e1"]
+
+
+@pytest.mark.slow
+def test_runtime_with_two_workers_shares_its_server_and_keeps_every_result(
+    tmp_path: Path,
+) -> None:
+    checks = "DEPRECATION_WARNING,ROUTE_DEFAULT_LEGACY,MATRIX,SPACE_LIFECYCLE"
+    reports = tmp_path / "r"
+    result = run_cli(
+        ["runtime", "--reports", str(reports), "--scale", "0.2", "-n", "2", "--checks", checks]
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    document = json.loads((reports / "compat.json").read_text())
+    assert document["verdict"] == "passed"
+    assert document["started_server"] is True and document["target"] is None
+    assert document["cleanup"] is None  # a started server is discarded with its data
+    assert {check["id"] for check in document["checks"]} == set(checks.split(","))
+    # The workers read the shared server's log file: the legacy calls' WARNING records.
+    deprecation = next(c for c in document["checks"] if c["id"] == "DEPRECATION_WARNING")
+    legacy = [case for case in deprecation["cases"] if "legacy_call" in case["name"]]
+    assert legacy and all(case["evidence"]["log_record"] for case in legacy)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -124,6 +125,7 @@ class CompatPlugin:
             allow_partial=bool(config.getoption("--compat-allow-partial")),
         )
         self.preflight: Preflight | None = None
+        self._preflight_lock = threading.Lock()
         self.cleanups: list[Cleanup] = []
         config.stash[SETTINGS_KEY] = self.settings
         self._env: CompatEnv | None = None
@@ -161,11 +163,18 @@ class CompatPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not _is_controller(self.config):
             self.environment().start("current")
+            # The preflight too, while the suite is collected: every test's setup needs it.
+            threading.Thread(target=self._prefetch_preflight, name="preflight", daemon=True).start()
+
+    def _prefetch_preflight(self) -> None:
+        with contextlib.suppress(Exception):  # raised again where a test needs the preflight
+            self.run_preflight()
 
     def run_preflight(self) -> Preflight:
-        if self.preflight is None:
-            self.preflight = self.environment().preflight()
-        return self.preflight
+        with self._preflight_lock:
+            if self.preflight is None:
+                self.preflight = self.environment().preflight()
+            return self.preflight
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

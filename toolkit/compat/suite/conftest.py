@@ -10,7 +10,7 @@ import pytest
 from toolkit.compat.calls import ClientMode, NewClient, NewClientFactory
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.plugin import SETTINGS_KEY
-from toolkit.compat.recordings import load_recordings
+from toolkit.compat.recordings import recorded_case_ids
 from toolkit.compat.servers import ServerUnderTest
 from toolkit.compat.settings import CompatSettings
 
@@ -18,8 +18,7 @@ from toolkit.compat.settings import CompatSettings
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "recorded_case" in metafunc.fixturenames:
         settings: CompatSettings = metafunc.config.stash[SETTINGS_KEY]
-        cases = [c.case_id for c in load_recordings(settings.recordings)]
-        metafunc.parametrize("recorded_case", cases)
+        metafunc.parametrize("recorded_case", recorded_case_ids(settings.recordings))
 
 
 # STREAM_BACKPRESSURE, the slowest check by far, starts first on a worker of its own; the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -160,6 +161,9 @@ def run_suite(options: SuiteOptions, workdir: Path, started: StartedServers | No
     compat_json.unlink(missing_ok=True)
     (options.reports / JUNIT_XML).unlink(missing_ok=True)
     returncode = _run_pytest(arguments, [started] if started is not None else [])
+    # What pytest leaves (modules, plugins, reports) lives until the process ends: frozen, the
+    # interpreter's last collections at exit skip it (0.1-0.2 s of the command's wall time).
+    gc.freeze()
     if returncode not in (0, 1) or not compat_json.is_file():
         if stdout_reader_gone():  # pytest stopped at the closed pipe: the entry point's case
             raise BrokenPipeError("stdout was closed by its reader")

@@ -3,9 +3,12 @@
 Loaded with `-p toolkit.compat.plugin` (see `engram-compat runtime`). Each suite test is a case
 of one check (`@check("ID")`); its outcome, duration and evidence travel to the controller in
 the report's user_properties (so they survive pytest-xdist), and the controller writes
-compat.json at the end of the session. The process that runs tests starts its server when its
-session starts, so the server boots while the suite is collected; the xdist controller runs no
-test and imports nothing of gRPC, so the workers start sooner.
+compat.json at the end of the session. The server under test is the one `engram-compat
+runtime` started for the run (handed to each worker by the controller, see started.py), a
+`--target`, or one a `--server-factory` starts in each process that runs tests; a process that
+runs tests resolves it and runs the preflight when its session starts, while the suite is
+collected. The xdist controller runs no test and imports nothing of gRPC, so the workers start
+sooner.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""The server under test: an external target, or the reference server started in a subprocess.
+"""The server under test: an external target, or a reference server started for the suite.
 
 The suite only needs an address, the server's log records (when it can read them) and a way
-to stop what it started. MATRIX's 1.0.0 server (`serve --schema legacy`) runs in a thread of
-the suite's process instead: it answers four calls and its log is not read, so a process of
-its own would only cost start-up time. A `ServerFactory` makes one; tests of the suite pass
-their own (deliberately broken servers) with `--compat-server-factory module:function`.
+to stop what it started. `engram-compat runtime` starts the current reference server itself,
+once for the run (started.py); the workers call it as an `ExternalServer` with its log file.
+`ServerProcess` is that server in a subprocess of a pytest session run without the command.
+MATRIX's 1.0.0 server (`serve --schema legacy`) runs in a thread of the process that needs it:
+it answers four calls and its log is not read, so a process of its own would only cost start-up
+time. A `ServerFactory` makes one; tests of the suite pass their own (deliberately broken
+servers) with `--compat-server-factory module:function`.
 """
 
 from __future__ import annotations

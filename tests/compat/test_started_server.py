@@ -96,12 +96,19 @@ def test_backpressure_starts_first_alone_and_isolation_first_on_another_worker()
         _item("DEPRECATION_WARNING", "d1"),
         _item("DEPRECATION_WARNING", "d2"),
         _item("STREAM_ISOLATION", "iso"),
+        _item("ERR_MALFORMED_SPACE", "m1"),
         _item("ROUTE_HEADER", "r1"),
         _item("STREAM_BACKPRESSURE", "bp"),
     ]
     pytest_collection_modifyitems(items)  # type: ignore[arg-type]
-    # pytest-xdist hands each worker two tests at the start: [bp, d1] and [iso, d2].
-    assert [item.name for item in items] == ["bp", "d1", "iso", "d2", "r1"]
+    # pytest-xdist hands each worker two tests at the start: [bp, m1] and [iso, d1].
+    assert [item.name for item in items] == ["bp", "m1", "iso", "d1", "d2", "r1"]
+
+
+def test_without_a_quick_check_the_next_test_goes_behind_backpressure() -> None:
+    items = [_item("ROUTE_HEADER", "r1"), _item("STREAM_BACKPRESSURE", "bp")]
+    pytest_collection_modifyitems(items)  # type: ignore[arg-type]
+    assert [item.name for item in items] == ["bp", "r1"]
 
 
 def test_order_without_the_slow_checks_is_unchanged() -> None:

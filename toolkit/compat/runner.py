@@ -57,6 +57,10 @@ def pytest_arguments(options: SuiteOptions) -> list[str]:
         *(argument for plugin in PLUGINS for argument in ("-p", plugin)),
         "-p",
         "no:cacheprovider",
+        # Its full garbage collection at the end of every process (to report exceptions
+        # raised in finalizers, which the suite never judges) is on the run's tail.
+        "-p",
+        "no:unraisableexception",
         "-c",
         str(SUITE_CONFIG),
         # Checks report through Evidence.verify (expected vs seen): rewriting asserts would

@@ -1,9 +1,9 @@
 """The reference server `engram-compat runtime` starts for a whole run, before pytest starts.
 
 Started as the command's first act, it boots while pytest and its workers start. Every worker
-calls it as it would call a `--target` (each check measures only what it wrote itself), reads
-its log file (JSON lines, as `--server-log` reads a target's), and it is stopped once, as soon
-as the last worker is done. Light on purpose: the command imports this before pytest.
+calls it as it would call a `--target` (each check measures only what it wrote itself) and
+reads its log file (JSON lines, as `--server-log` reads a target's); it is discarded once,
+after pytest returns. Light on purpose: the command imports this before pytest.
 """
 
 from __future__ import annotations
@@ -148,22 +148,15 @@ class StartedServer:
 
 class StartedServers:
     """The servers one run started, as a pytest plugin of its controller: it hands their
-    address to each worker (pytest-xdist's workerinput) and discards them once every worker
-    is done with them, while the workers' processes end."""
+    address to each worker (pytest-xdist's workerinput); the command discards them after
+    pytest returns."""
 
     def __init__(self, current: StartedServer) -> None:
         self.__name__ = PLUGIN_NAME  # the name pytest registers it under
         self.current = current
-        self._workers_up = 0
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[STARTED_INPUT] = self.current.info().to_json()
-        self._workers_up += 1
-
-    def pytest_testnodedown(self, node: Any, error: object) -> None:
-        self._workers_up -= 1
-        if self._workers_up <= 0:
-            self.current.discard()
 
     def stop(self) -> None:
         self.current.stop()

@@ -8,7 +8,9 @@ STREAM_BACKPRESSURE first on a worker of its own.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -71,6 +73,26 @@ def test_a_server_that_does_not_start_is_reported_with_its_own_words(
     assert info.address is None
     assert info.error == "the reference server did not start: port in use"
     assert StartedServerInfo.from_json(info.to_json()) == info
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_the_server_ends_with_the_command_even_when_that_is_killed(tmp_path: Path) -> None:
+    code = (
+        "import os, sys; from pathlib import Path; "
+        "from toolkit.compat.started import StartedServer; "
+        f"server = StartedServer('current', Path({str(tmp_path)!r})); "
+        "assert server.info().address; print(server.pid, flush=True); os._exit(9)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    pid = int(result.stdout.strip())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    alive = (
+        Path(f"/proc/{pid}/status").exists()
+        and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    )
+    assert not alive, f"the server {pid} outlived the command that started it"
 
 
 def test_no_workerinput_means_no_started_server() -> None:

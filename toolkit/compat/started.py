@@ -8,9 +8,12 @@ after pytest returns. Light on purpose: the command imports this before pytest.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +36,7 @@ SUITE_BUFFER_BYTES = 1024 * 1024
 STARTED_INPUT = "engram_compat_started_server"
 PLUGIN_NAME = "engram-compat-started-server"
 LOG_TAIL_LINES = 5
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 MEMORY_FS = "/dev/shm"
 MEMORY_FS_MIN_FREE = 1 << 30
 
@@ -62,6 +66,13 @@ def serve_command(schema: ServedSchema, data_dir: Path) -> list[str]:
     if schema == "current":
         command += ["--subscriber-buffer-bytes", str(SUITE_BUFFER_BYTES)]
     return command
+
+
+def _end_with_parent() -> None:
+    """In the server's process, before it runs: Linux ends it when the command's process ends,
+    even when that is killed before it could stop the server itself."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,9 @@ class StartedServer:
             stderr=self._log,
             stdin=subprocess.DEVNULL,
             text=True,
+            preexec_fn=_end_with_parent if sys.platform == "linux" else None,
         )
+        self.pid = self._process.pid
         self._lock = threading.Lock()
         self._info: StartedServerInfo | None = None
 

@@ -16,16 +16,34 @@ from collections.abc import Sequence
 from toolkit import __version__
 from toolkit.errors import ToolkitError
 
-COMMAND_MODULES = (
-    "toolkit.schema.commands",
-    "toolkit.server.commands",
-    "toolkit.client.commands",
-    "toolkit.compat.commands",
-    "toolkit.report.commands",
-    "toolkit.lint.commands",
-    "toolkit.documents.commands",
-    "toolkit.rehearse.commands",
-)
+# Each stage's commands module and the subcommands it registers (`register(subparsers)`). A
+# run imports only the module of its own subcommand: the others import grpc, asyncio and
+# jsonschema as they load, a tenth of a second before any work starts. `--help`, `--version`
+# and a missing or unknown subcommand build the whole parser.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "toolkit.schema.commands": ("stubs", "check"),
+    "toolkit.server.commands": ("serve",),
+    "toolkit.client.commands": ("space",),
+    "toolkit.compat.commands": ("record", "runtime", "replay"),
+    "toolkit.report.commands": ("report", "changelog"),
+    "toolkit.lint.commands": ("lint",),
+    "toolkit.documents.commands": ("schema-doc",),
+    "toolkit.rehearse.commands": ("rehearse",),
+}
+COMMAND_MODULES = tuple(COMMANDS)
+TOP_LEVEL_ACTIONS = ("-h", "--help", "--version")
+
+
+def module_of(argv: Sequence[str]) -> str | None:
+    """The commands module of the subcommand `argv` names: its first word that is not an
+    option (the top-level options take no value). None when it names none it knows, or asks
+    for the top-level help or version first."""
+    for argument in argv:
+        if argument in TOP_LEVEL_ACTIONS:
+            return None
+        if not argument.startswith("-"):
+            return next((m for m, names in COMMANDS.items() if argument in names), None)
+    return None
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -55,7 +73,8 @@ def _verbose(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `only`, that commands module's subcommands alone."""
     parser = argparse.ArgumentParser(
         prog="engram-compat",
         description="Prove that an Engram gRPC schema migration is safe before it ships.",
@@ -65,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _verbose(parser, False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         importlib.import_module(name).register(subparsers)
     for subparser in set(subparsers.choices.values()):
         subparser.formatter_class = HelpFormatter
@@ -105,8 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(module_of(arguments))
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

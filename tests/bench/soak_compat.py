@@ -3,10 +3,11 @@
     python -m tests.bench.soak_compat [--runs 50] [--workers 2] [--scale 0.2] [--budget-s 1800]
         [--modes in-process,target] [--keep DIR]
 
-Runs `engram-compat runtime` RUNS times in-process (one reference server per worker) and RUNS
-times against one `engram-compat serve` as `--target` with `--workers` workers sharing its
-default space (with `--server-log`, so DEPRECATION_WARNING is whole), and prints each run's
-verdict, and for a run that is not green what its failing cases saw. `--modes` picks one mode
+Runs `engram-compat runtime` RUNS times in-process (the reference server the command starts,
+shared by its workers) and RUNS times against one `engram-compat serve` as `--target` with
+`--workers` workers sharing its default space (with `--server-log`, so DEPRECATION_WARNING is
+whole), and prints each run's verdict, and for a run that is not green what its failing cases
+saw. `--modes` picks one mode
 or both (alternating, so both meet the same load); `--keep DIR` copies the reports of every
 run that was not green there. Prints the load average at the start and the end. Stops at the
 time budget; exits 1 when any run was not green. Not part of the test suite (it takes minutes);

@@ -10,7 +10,12 @@ import pytest
 
 from tests.conftest import run_cli
 from toolkit.cli import build_parser
-from toolkit.compat.recordings import RecordingError, load_recordings, load_wire
+from toolkit.compat.recordings import (
+    RecordingError,
+    load_recordings,
+    load_wire,
+    recorded_case_ids,
+)
 from toolkit.contract import SPACE_FIELD
 from toolkit.schema.pool import load_schema
 
@@ -35,6 +40,11 @@ def test_every_baseline_rpc_has_two_recorded_cases(recordings: Path) -> None:
     expected = {m.name for m in legacy.methods()}
     assert set(counts) == expected
     assert min(counts.values()) >= 2
+
+
+def test_case_ids_from_the_folders_are_those_loading_gives(recordings: Path) -> None:
+    """The suite parametrizes by the folder names; they are the loaded cases' ids, in order."""
+    assert recorded_case_ids(recordings) == [c.case_id for c in load_recordings(recordings)]
 
 
 def test_streaming_cases_are_ordered_sequences(recordings: Path) -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ def register(subparsers: Any) -> None:
 RUNTIME_DESCRIPTION = (
     "Send recorded legacy requests and new clients to a server and check routing, "
     "deprecation, errors, isolation and streams. Without --target it starts the reference "
-    "server (one per pytest-xdist worker). Writes compat.json and junit-compat.xml."
+    "server once for the run (its pytest-xdist workers share it). Writes compat.json and "
+    "junit-compat.xml."
 )
 REPLAY_DEPRECATION = (
     "engram-compat replay: deprecated, use `engram-compat runtime` (same options); "
@@ -152,28 +154,44 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_runtime(args: argparse.Namespace) -> int:
-    from toolkit.compat.runner import SuiteOptions, run_suite
     from toolkit.project import find_project_root, load_config
 
     root = find_project_root(None)
     config = load_config(root)
-    server_log = args.server_log
-    if server_log is None and config.server_log is not None:
-        server_log = root / config.server_log
-    options = SuiteOptions(
-        target=args.target or config.target,
-        legacy_target=args.legacy_target,
-        reports=args.reports,
-        recordings=args.recordings,
-        checks=tuple(c.strip() for c in args.checks.split(",") if c.strip()) if args.checks else (),
-        scale=args.scale,
-        workers=args.workers,
-        server_factory=args.server_factory,
-        server_log=server_log,
-        server_log_pattern=args.server_log_pattern,
-        allow_partial=args.allow_partial,
-    )
-    return run_suite(options)
+    target = args.target or config.target
+    from toolkit.compat.started import run_directory, start_servers
+
+    workdir = run_directory()
+    started = None
+    try:
+        if not target and not args.server_factory:
+            # The reference server boots while pytest and its workers start (started.py).
+            started = start_servers(workdir)
+        from toolkit.compat.runner import SuiteOptions, run_suite
+
+        server_log = args.server_log
+        if server_log is None and config.server_log is not None:
+            server_log = root / config.server_log
+        options = SuiteOptions(
+            target=target,
+            legacy_target=args.legacy_target,
+            reports=args.reports,
+            recordings=args.recordings,
+            checks=tuple(c.strip() for c in args.checks.split(",") if c.strip())
+            if args.checks
+            else (),
+            scale=args.scale,
+            workers=args.workers,
+            server_factory=args.server_factory,
+            server_log=server_log,
+            server_log_pattern=args.server_log_pattern,
+            allow_partial=args.allow_partial,
+        )
+        return run_suite(options, workdir, started)
+    finally:
+        if started is not None:
+            started.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_replay_alias(args: argparse.Namespace) -> int:

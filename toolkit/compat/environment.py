@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from toolkit.compat.calls import WRITES, NewClient
 from toolkit.compat.server_log import LogFile, ServerLog
 from toolkit.compat.servers import ExternalServer, ServerUnderTest, load_factory
 from toolkit.compat.settings import CompatSettings
+from toolkit.compat.started import ServerStartError, StartedServerInfo
 from toolkit.contract import SPACE_FIELD
 from toolkit.documents.compat import Cleanup, Preflight
 from toolkit.errors import ToolkitError
@@ -25,9 +27,18 @@ log = logging.getLogger(__name__)
 class CompatEnv:
     """Starts (or points at) the servers, hands out channels, cleans up at the end."""
 
-    def __init__(self, settings: CompatSettings, workdir: Path, worker: str) -> None:
+    def __init__(
+        self,
+        settings: CompatSettings,
+        workdir: Path,
+        worker: str,
+        started: Callable[[], StartedServerInfo] | None = None,
+    ) -> None:
         self.settings = settings
         self.workdir = workdir
+        # The current server `engram-compat runtime` started for the whole run (shared by its
+        # workers, stopped by the command): called as a target is, its log file read.
+        self._started = started
         # Unique per worker and run, so runs against a shared external target never collide.
         self.prefix = f"ec-{worker.replace('gw', 'w')}-{secrets.token_hex(3)}"
         self._servers: dict[SchemaName, Future[ServerUnderTest]] = {}
@@ -69,6 +80,12 @@ class CompatEnv:
                 if schema == "current" and self.settings.server_log is not None:
                     log_file = LogFile(self.settings.server_log, self.settings.server_log_pattern)
                 future.set_result(ExternalServer(external, log_file))
+                return
+            if schema == "current" and self._started is not None:
+                info = self._started()
+                if info.address is None:
+                    raise ServerStartError(info.error or "the reference server did not start")
+                future.set_result(ExternalServer(info.address, LogFile(info.log)))
                 return
             data_dir = self.workdir / f"data-{schema}"
             data_dir.mkdir(parents=True, exist_ok=True)

@@ -3,18 +3,26 @@
 Loaded with `-p toolkit.compat.plugin` (see `engram-compat runtime`). Each suite test is a case
 of one check (`@check("ID")`); its outcome, duration and evidence travel to the controller in
 the report's user_properties (so they survive pytest-xdist), and the controller writes
-compat.json at the end of the session. The process that runs tests starts its server when its
-session starts, so the server boots while the suite is collected; the xdist controller runs no
-test and imports nothing of gRPC, so the workers start sooner.
+compat.json at the end of the session. The server under test is the one `engram-compat
+runtime` started for the run (handed to each worker by the controller, see started.py), a
+`--target`, or one a `--server-factory` starts in each process that runs tests; a process that
+runs tests resolves it and runs the preflight when its session starts, while the suite is
+collected. The xdist controller runs no test and imports nothing of gRPC, so the workers start
+sooner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
 import json
+import logging
 import os
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +38,7 @@ from toolkit.compat.results import (
     write_results,
 )
 from toolkit.compat.settings import CompatSettings, default_recordings_dir
+from toolkit.compat.started import PLUGIN_NAME, StartedServerInfo, worker_started_server
 from toolkit.documents.base import build, to_data
 from toolkit.documents.compat import Cleanup, Preflight
 
@@ -120,6 +129,8 @@ class CompatPlugin:
             allow_partial=bool(config.getoption("--compat-allow-partial")),
         )
         self.preflight: Preflight | None = None
+        self._preflight_lock = threading.Lock()
+        self._validator_loaded = False
         self.cleanups: list[Cleanup] = []
         config.stash[SETTINGS_KEY] = self.settings
         self._env: CompatEnv | None = None
@@ -137,17 +148,38 @@ class CompatPlugin:
 
             factory: pytest.TempPathFactory = self.config._tmp_path_factory  # type: ignore[attr-defined]
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-            self._env = CompatEnv(self.settings, factory.mktemp("compat"), worker)
+            self._env = CompatEnv(
+                self.settings, factory.mktemp("compat"), worker, self.started_server()
+            )
         return self._env
+
+    def started_server(self) -> Callable[[], StartedServerInfo] | None:
+        """The server `engram-compat runtime` started for the run: handed to a worker by the
+        controller, or in this process's plugin of the command (`-n 0`); None otherwise."""
+        if _is_worker(self.config):
+            info = worker_started_server(self.config.workerinput)  # type: ignore[attr-defined]
+            if info is None:
+                return None
+            handed: StartedServerInfo = info
+            return lambda: handed
+        servers = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
+        return servers.current.info if servers is not None else None
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not _is_controller(self.config):
             self.environment().start("current")
+            # The preflight too, while the suite is collected: every test's setup needs it.
+            threading.Thread(target=self._prefetch_preflight, name="preflight", daemon=True).start()
+
+    def _prefetch_preflight(self) -> None:
+        with contextlib.suppress(Exception):  # raised again where a test needs the preflight
+            self.run_preflight()
 
     def run_preflight(self) -> Preflight:
-        if self.preflight is None:
-            self.preflight = self.environment().preflight()
-        return self.preflight
+        with self._preflight_lock:
+            if self.preflight is None:
+                self.preflight = self.environment().preflight()
+            return self.preflight
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -233,7 +265,13 @@ class CompatPlugin:
     # --- the end of the run ----------------------------------------------------------------
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """A worker's preflight and cleanup, handed over at its end (pytest-xdist)."""
+        """A worker's preflight and cleanup, handed over at its end (pytest-xdist). When the
+        first worker ends, the controller usually waits for the others (the slowest check runs
+        on one of its own): it loads the JSON Schema validator compat.json is read back with
+        then, not at the end of the run (0.1-0.2 s)."""
+        if not self._validator_loaded:
+            self._validator_loaded = True
+            importlib.import_module("jsonschema")
         output: dict[str, Any] = getattr(node, "workeroutput", {})
         if PREFLIGHT_OUTPUT in output and self.preflight is None:
             self.preflight = build(Preflight, json.loads(output[PREFLIGHT_OUTPUT]))
@@ -310,6 +348,23 @@ def results_exit_status(results: Any, exitstatus: int) -> int:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(id): the compat check a suite test belongs to")
     config.pluginmanager.register(CompatPlugin(config), "engram-compat-plugin")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A pytest-xdist worker ends its process here, the last thing it does: its results went
+    to the controller with its session's end (pytest-xdist's `workerfinished`, which the
+    controller waits for, so it ignores the end of the connection after it) and its servers
+    are stopped. Ending normally would first wait for the controller's exit message and then
+    tear down every module of the interpreter: 0.3-0.5 s a run, which the controller spends
+    waiting for its workers' processes to end before it can end the run."""
+    if not _is_worker(config):
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
 
 
 # --- fixtures --------------------------------------------------------------------------------

@@ -104,6 +104,19 @@ def load_recordings(root: Path, schema: Schema | None = None) -> list[RecordedCa
     return cases
 
 
+def recorded_case_ids(root: Path) -> list[str]:
+    """The ids (`Rpc/case`) of the cases under `root`, in `load_recordings`' order, from the
+    folders alone: the suite parametrizes by them in every worker while it collects, where
+    parsing every text costs start-up time; `load_wire` reads and checks the cases."""
+    if not root.is_dir():
+        raise RecordingError(f"{root}: no recordings folder (expected <Rpc>/<case>/NN.txtpb)")
+    return [
+        f"{rpc_dir.name}/{case_dir.name}"
+        for rpc_dir in sorted(p for p in root.iterdir() if p.is_dir())
+        for case_dir in sorted(p for p in rpc_dir.iterdir() if p.is_dir())
+    ]
+
+
 def wire_mismatches(cases: list[RecordedCase]) -> list[WireMismatch]:
     """Recordings whose stored wire bytes are missing or differ from their text."""
     found: list[WireMismatch] = []

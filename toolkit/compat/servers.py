@@ -1,10 +1,13 @@
-"""The server under test: an external target, or the reference server started in a subprocess.
+"""The server under test: an external target, or a reference server started for the suite.
 
 The suite only needs an address, the server's log records (when it can read them) and a way
-to stop what it started. MATRIX's 1.0.0 server (`serve --schema legacy`) runs in a thread of
-the suite's process instead: it answers four calls and its log is not read, so a process of
-its own would only cost start-up time. A `ServerFactory` makes one; tests of the suite pass
-their own (deliberately broken servers) with `--compat-server-factory module:function`.
+to stop what it started. `engram-compat runtime` starts the current reference server itself,
+once for the run (started.py); the workers call it as an `ExternalServer` with its log file.
+`ServerProcess` is that server in a subprocess of a pytest session run without the command.
+MATRIX's 1.0.0 server (`serve --schema legacy`) runs in a thread of the process that needs it:
+it answers four calls and its log is not read, so a process of its own would only cost start-up
+time. A `ServerFactory` makes one; tests of the suite pass their own (deliberately broken
+servers) with `--compat-server-factory module:function`.
 """
 
 from __future__ import annotations
@@ -14,27 +17,22 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from toolkit.compat.started import (
+    LISTENING_PREFIX,
+    START_TIMEOUT_S,
+    ServerStartError,
+    serve_command,
+)
 from toolkit.errors import ToolkitError
 from toolkit.schema.pool import SchemaName
 
 log = logging.getLogger(__name__)
-
-LISTENING_PREFIX = "listening on "
-START_TIMEOUT_S = 30.0
-# The byte bound of a subscriber's buffer in the current server the suite starts: an eighth of
-# the 8 MiB default, so STREAM_BACKPRESSURE overflows it several times over with 3 MiB.
-SUITE_BUFFER_BYTES = 1024 * 1024
-
-
-class ServerStartError(ToolkitError):
-    """The reference server did not start (its own output is included)."""
 
 
 class ServerUnderTest(Protocol):
@@ -86,22 +84,7 @@ class ServerProcess:
     """`engram-compat serve --port 0` in a subprocess, its stderr log collected as it arrives."""
 
     def __init__(self, schema: SchemaName, data_dir: Path) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            "--schema",
-            schema,
-        ]
-        if schema == "current":
-            command += ["--subscriber-buffer-bytes", str(SUITE_BUFFER_BYTES)]
+        command = serve_command(schema, data_dir)
         self._records: list[dict[str, Any]] = []
         self._raw: list[str] = []
         self._lock = threading.Lock()

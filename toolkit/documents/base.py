@@ -16,13 +16,12 @@ import typing
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
-
-import jsonschema
-import referencing
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from toolkit.errors import ToolkitError
+
+if TYPE_CHECKING:  # imported where a document is validated: a tenth of a second to load
+    import referencing
 
 SCHEMA_PACKAGE = "toolkit.documents"
 SCHEMA_FOLDER = "schemas"
@@ -100,6 +99,8 @@ def json_schema(name: str) -> dict[str, Any]:
 @cache
 def _registry() -> referencing.Registry[Any]:
     """Every packaged schema under its `$id`, so one document's schema can refer to another's."""
+    import referencing
+
     resources_ = [
         (str(json_schema(name)["$id"]), referencing.Resource.from_contents(json_schema(name)))
         for name in DOCUMENT_NAMES
@@ -109,6 +110,8 @@ def _registry() -> referencing.Registry[Any]:
 
 @cache
 def _validator(name: str) -> Any:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(
         json_schema(name),
         registry=_registry(),
@@ -125,6 +128,8 @@ def _json_path(parts: Any) -> str:
 
 def validate(name: str, document: Any, label: str) -> None:
     """Raise DocumentError naming the first missing or wrong part of a document."""
+    from jsonschema.exceptions import best_match
+
     error = best_match(_validator(name).iter_errors(document))
     if error is not None:
         raise DocumentError(f"{label}: {_json_path(error.absolute_path)}: {error.message}")

@@ -10,7 +10,7 @@ import pytest
 from toolkit.compat.calls import ClientMode, NewClient, NewClientFactory
 from toolkit.compat.environment import CompatEnv
 from toolkit.compat.plugin import SETTINGS_KEY
-from toolkit.compat.recordings import load_recordings
+from toolkit.compat.recordings import recorded_case_ids
 from toolkit.compat.servers import ServerUnderTest
 from toolkit.compat.settings import CompatSettings
 
@@ -18,16 +18,19 @@ from toolkit.compat.settings import CompatSettings
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "recorded_case" in metafunc.fixturenames:
         settings: CompatSettings = metafunc.config.stash[SETTINGS_KEY]
-        cases = [c.case_id for c in load_recordings(settings.recordings)]
-        metafunc.parametrize("recorded_case", cases)
+        metafunc.parametrize("recorded_case", recorded_case_ids(settings.recordings))
 
 
-# STREAM_ISOLATION (slow) first; STREAM_BACKPRESSURE, which compares throughputs, last: with
-# pytest-xdist handing out tests one at a time (`--maxschedchunk 1`, as `engram-compat runtime`
-# runs it) it starts when the other workers are finishing their last short tests, so the
-# suite's own load does not shift its rates while it measures them.
-FIRST = ("STREAM_ISOLATION",)
-LAST = ("STREAM_BACKPRESSURE",)
+# STREAM_BACKPRESSURE, the slowest check by far, starts first on a worker of its own; the
+# second slowest, STREAM_ISOLATION, starts first on another. pytest-xdist hands each worker two
+# tests at the start and one more per test it finishes (`--maxschedchunk 1`, as `engram-compat
+# runtime` runs it), and a worker holds its next test before it runs one: so one quick test
+# (it runs after STREAM_BACKPRESSURE, at the end of the run) goes between them, and the others
+# share everything else. STREAM_BACKPRESSURE measures its rates beside that load: each rate
+# with a stalled subscriber is compared with rates measured just before and after it.
+ALONE = ("STREAM_BACKPRESSURE",)
+SLOW = ("STREAM_ISOLATION",)
+QUICK = "ERR_MALFORMED_SPACE"  # a call the server refuses before it looks up any space
 
 
 def _check_of(item: pytest.Item) -> str:
@@ -36,11 +39,13 @@ def _check_of(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def place(item: pytest.Item) -> int:
-        check_id = _check_of(item)
-        return 0 if check_id in FIRST else 2 if check_id in LAST else 1
-
-    items.sort(key=place)
+    alone = [item for item in items if _check_of(item) in ALONE]
+    slow = [item for item in items if _check_of(item) in SLOW]
+    rest = [item for item in items if _check_of(item) not in ALONE + SLOW]
+    quick = [item for item in rest if _check_of(item) == QUICK]
+    behind = (quick or rest)[: len(alone)]
+    rest = [item for item in rest if item not in behind]
+    items[:] = alone + behind + slow + rest
 
 
 @pytest.fixture(scope="session")

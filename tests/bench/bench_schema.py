@@ -12,7 +12,8 @@ changes: fields added to every seventh message, a field renumbered, one renamed,
 widened from int32 to int64 in every tenth, a message removed, one renamed with an identical
 structure and one added (the check finds it incompatible: the renumbering). Same target; it
 also reports the toolkit's own time (check minus buf's wall) and the load average before and
-after, since buf alone takes minutes there on a shared machine. One round; section
+after, since buf alone takes minutes there on a shared machine, and the CPU of the check's own
+process (the toolkit's judgement) apart from its children's (buf and protoc). One round; section
 `schema_large` of reports/bench.json.
 """
 
@@ -178,10 +179,18 @@ def measure_large(workdir: Path, count: int = LARGE_COUNT) -> dict[str, object]:
     load_before = load_average()
     buf_wall = time_buf(base, current, workdir / "buf-cache-large")
     load_between = load_average()
+    before = os.times()
     check_wall, changes, records = time_check(
         workdir / "run-large", base, current, 0, verdict="incompatible"
     )
+    after = os.times()
     load_after = load_average()
+    # CPU of the check's own process (the toolkit's judgement) and of its children (buf's
+    # builds, lint and breaking, and the two protoc compiles), which run side by side.
+    own_cpu = after.user + after.system - before.user - before.system
+    children_cpu = (
+        after.children_user + after.children_system - before.children_user - before.children_system
+    )
     ratio = check_wall / buf_wall
     return {
         "messages": count,
@@ -190,6 +199,8 @@ def measure_large(workdir: Path, count: int = LARGE_COUNT) -> dict[str, object]:
         "buf_seconds": round(buf_wall, 3),
         "check_seconds": round(check_wall, 3),
         "toolkit_own_seconds": round(check_wall - buf_wall, 3),
+        "check_own_cpu_seconds": round(own_cpu, 1),
+        "check_children_cpu_seconds": round(children_cpu, 1),
         "ratio": round(ratio, 2),
         "changes": changes,
         "replay_records": records,

@@ -152,9 +152,11 @@ class ServerLog:
         return self._calls_peer
 
     def _learn_peer(self, client: LegacyClient) -> str:
-        """The peer the server logs for `client`'s calls: a legacy Introspect whose record is
-        the only one of its kind in its window (retried while other clients log alike)."""
+        """The peer the server logs for `client`'s calls: the one peer named by a record in the
+        window of every legacy Introspect `client` makes (other clients, logging alike
+        meanwhile, are not in every window), asked again until one peer is left."""
         is_sentinel = is_deprecation_record(SENTINEL_RPC)
+        candidates: set[str] | None = None
         for _ in range(PEER_ATTEMPTS):
             mark = self.mark()
             outcome = client.call(SENTINEL_RPC, self._request)
@@ -173,9 +175,11 @@ class ServerLog:
                 )
             time.sleep(PEER_SETTLE_S)  # a concurrent record logged just after ours shows now
             found = [r for r in (self._read() or [])[mark:] if is_sentinel(r)]
-            peer = found[0].get("peer") if len(found) == 1 else None
-            if isinstance(peer, str) and peer:
-                return peer
+            peers = {str(r["peer"]) for r in found if isinstance(r.get("peer"), str) and r["peer"]}
+            # An empty intersection: this call's record came after its window; start again.
+            candidates = peers if not candidates else candidates & peers
+            if len(candidates) == 1:
+                return next(iter(candidates))
         raise SentinelNotLogged(
             f"the server's WARNING records of legacy {SENTINEL_RPC} calls name no peer that "
             "tells this client's calls from other clients'"

@@ -10,13 +10,17 @@ delivered to 8 subscribers in 2 spaces vs 8 bare server streams (the echo's mess
 StreamResponse of 108 bytes, the served events 107-111); `registry.get` vs
 `dict.get` (in process: a micro-benchmark of the lookup). The events
 the subscribers receive are written by StreamingRemember calls from another process
-(`stream_writer`), so the measured client only reads, as it does from the echo. Each side's
+(`stream_writer`), so the measured client only reads, as it does from the echo. The writers
+frame their calls themselves, so they take little of the two cores (writers are other
+machines in a deployment); `--grpc-writer` makes them grpc.aio clients, which cost the served
+side about a quarter of a core. Each side's
 figure is its best of ROUNDS (load on these machines only ever slows a round down), the
 baseline and the server measured in turn; every request is encoded before a clock starts.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import select
@@ -49,6 +53,9 @@ STREAM_ROUNDS = 12
 SUBSCRIBERS_PER_SPACE = 4
 SPACES = ("bench-a", "bench-b")
 TARGETS = {"recall": 0.8, "remember": 0.7, "stream_fanout": 0.6, "registry_get": 3.0}
+# The stream writers write with grpc.aio instead of framing their calls (see `stream_writer`):
+# `--grpc-writer` on the command line.
+GRPC_WRITER = False
 
 SCHEMA = load_schema("current")
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,7 +233,15 @@ def stream_rate(
 def stream_writer(address: str, count: int) -> Iterator[Callable[[], Awaitable[None]]]:
     """The writers of the stream benchmark, in their own process (see `stream_writer`)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.bench.stream_writer", address, str(count), *SPACES],
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.stream_writer",
+            address,
+            str(count),
+            *SPACES,
+            *(["--grpc"] if GRPC_WRITER else []),
+        ],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -352,6 +367,14 @@ def measure_registry_get() -> dict[str, float]:
 
 
 def main() -> None:
+    global GRPC_WRITER
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--grpc-writer",
+        action="store_true",
+        help="the stream benchmark's writers use grpc.aio (their CPU then competes with serve's)",
+    )
+    GRPC_WRITER = parser.parse_args().grpc_writer
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-server-") as name:
         tmp = Path(name)
@@ -361,6 +384,7 @@ def main() -> None:
     figures.update(measure_registry_get())
     figures["deployment"] = "out of process: serve, echo and the measuring client"
     figures["in_flight"] = IN_FLIGHT
+    figures["stream_writer"] = "grpc.aio" if GRPC_WRITER else "framed"
     figures["targets"] = TARGETS
     figures["met"] = {
         "recall": figures["recall_ratio"] >= TARGETS["recall"],

@@ -13,7 +13,7 @@ the subscribers receive are written by StreamingRemember calls from another proc
 (`stream_writer`), so the measured client only reads, as it does from the echo. The writers
 frame their calls themselves, so they take little of the two cores (writers are other
 machines in a deployment); `--grpc-writer` makes them grpc.aio clients, which cost the served
-side about a quarter of a core. Each side's
+side 24-29 us of CPU per delivered message. Each side's
 figure is its best of ROUNDS (load on these machines only ever slows a round down), the
 baseline and the server measured in turn; every request is encoded before a clock starts.
 

@@ -18,7 +18,7 @@ The writes that arrive during a commit gather on as well, until the first of the
 `GATHER_S`. Committed as soon as the commit before them ended, they were groups of 2 at the
 stream benchmark's rate (36 us of commit a write, against 8 in groups of 64, and a wakeup of
 the publisher and of every stream per group); gathering on, the server's CPU per fanned-out
-message went from 146-151 us to 112-116 in one measurement under load.
+message went from 146-151 us to 118-124 (`bench_server`, three runs each).
 
 The hand-over costs the loop as little as it can: no executor, no future per write. The loop
 appends each write to the gathering group; the writer thread takes a whole group from a

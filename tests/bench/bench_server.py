@@ -10,13 +10,23 @@ delivered to 8 subscribers in 2 spaces vs 8 bare server streams (the echo's mess
 StreamResponse of 108 bytes, the served events 107-111); `registry.get` vs
 `dict.get` (in process: a micro-benchmark of the lookup). The events
 the subscribers receive are written by StreamingRemember calls from another process
-(`stream_writer`), so the measured client only reads, as it does from the echo. Each side's
+(`stream_writer`), so the measured client only reads, as it does from the echo. The writers
+frame their calls themselves, so they take little of the two cores (writers are other
+machines in a deployment); `--grpc-writer` makes them grpc.aio clients, which cost the served
+side 24-29 us of CPU per delivered message. Each side's
 figure is its best of ROUNDS (load on these machines only ever slows a round down), the
 baseline and the server measured in turn; every request is encoded before a clock starts.
+
+A diagnosis beside the fan-out (no target): the same writers and subscribers against a bare
+grpc.aio relay (`echo_server --relay`: each request read is sent on to the space's
+subscribers, nothing stored or checked), measured in the same turns. Its ratio is the most a
+grpc.aio server can reach here; the gap between it and the reference server's is the
+server's own work.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import select
@@ -49,6 +59,9 @@ STREAM_ROUNDS = 12
 SUBSCRIBERS_PER_SPACE = 4
 SPACES = ("bench-a", "bench-b")
 TARGETS = {"recall": 0.8, "remember": 0.7, "stream_fanout": 0.6, "registry_get": 3.0}
+# The stream writers write with grpc.aio instead of framing their calls (see `stream_writer`):
+# `--grpc-writer` on the command line.
+GRPC_WRITER = False
 
 SCHEMA = load_schema("current")
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +131,14 @@ def echo_server(tmp: Path) -> Iterator[str]:
     """The bare grpc.aio echo server, in its own process."""
     with server_process([sys.executable, "-m", "tests.bench.echo_server"], tmp / "echo.log") as a:
         yield a
+
+
+@contextmanager
+def relay_server(tmp: Path) -> Iterator[str]:
+    """The bare grpc.aio relay (`echo_server --relay`), in its own process: the fan-out's floor."""
+    command = [sys.executable, "-m", "tests.bench.echo_server", "--relay"]
+    with server_process(command, tmp / "relay.log") as address:
+        yield address
 
 
 @contextmanager
@@ -226,7 +247,15 @@ def stream_rate(
 def stream_writer(address: str, count: int) -> Iterator[Callable[[], Awaitable[None]]]:
     """The writers of the stream benchmark, in their own process (see `stream_writer`)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.bench.stream_writer", address, str(count), *SPACES],
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.stream_writer",
+            address,
+            str(count),
+            *SPACES,
+            *(["--grpc"] if GRPC_WRITER else []),
+        ],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -297,7 +326,7 @@ def measure_unary(echo: str, engram: str) -> dict[str, float]:
     return figures
 
 
-def measure_stream(echo: str, engram: str) -> dict[str, float]:
+def measure_stream(echo: str, engram: str, relay: str) -> dict[str, float]:
     count = STREAM_EVENTS_PER_SPACE
     streams = SUBSCRIBERS_PER_SPACE * len(SPACES)
     bare_streams = stream_rate(echo, [("/bench.Echo/Stream", str(count).encode())] * streams, count)
@@ -309,17 +338,19 @@ def measure_stream(echo: str, engram: str) -> dict[str, float]:
         for space in SPACES
         for _ in range(SUBSCRIBERS_PER_SPACE)
     ]
-    bare_cpu, served_cpu = [0.0], [0.0]
-    with stream_writer(engram, count) as write_round:
+    bare_cpu, served_cpu, relay_cpu = [0.0], [0.0], [0.0]
+    with stream_writer(engram, count) as write_round, stream_writer(relay, count) as relay_round:
         served_streams = stream_rate(engram, subscriptions, count, write_round)
+        relayed_streams = stream_rate(relay, subscriptions, count, relay_round)
         rates = best_interleaved(
             {
                 "bare": with_cpu(echo, bare_streams, bare_cpu),
                 "served": with_cpu(engram, served_streams, served_cpu),
+                "relay": with_cpu(relay, relayed_streams, relay_cpu),
             },
             rounds=STREAM_ROUNDS,
         )
-    bare, served = rates["bare"], rates["served"]
+    bare, served, relayed = rates["bare"], rates["served"], rates["relay"]
     messages = STREAM_ROUNDS * count * streams
     return {
         "stream_cpu_us_per_msg": round(served_cpu[0] / messages * 1e6, 2),
@@ -327,6 +358,10 @@ def measure_stream(echo: str, engram: str) -> dict[str, float]:
         "stream_fanout_msgs_per_s": round(served, 1),
         "stream_echo_msgs_per_s": round(bare, 1),
         "stream_fanout_ratio": round(served / bare, 3),
+        # The floor (a diagnosis, no target): a bare grpc.aio relay of the same writes.
+        "stream_relay_cpu_us_per_msg": round(relay_cpu[0] / messages * 1e6, 2),
+        "stream_relay_msgs_per_s": round(relayed, 1),
+        "stream_relay_ratio": round(relayed / bare, 3),
     }
 
 
@@ -352,15 +387,26 @@ def measure_registry_get() -> dict[str, float]:
 
 
 def main() -> None:
-    figures: dict[str, Any] = {}
+    global GRPC_WRITER
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--grpc-writer",
+        action="store_true",
+        help="the stream benchmark's writers use grpc.aio (their CPU then competes with serve's)",
+    )
+    GRPC_WRITER = parser.parse_args().grpc_writer
+    figures: dict[str, Any] = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
     with tempfile.TemporaryDirectory(prefix="bench-server-") as name:
         tmp = Path(name)
         with echo_server(tmp) as echo, engram_server(tmp) as engram:
             figures.update(measure_unary(echo, engram))
-            figures.update(measure_stream(echo, engram))
+            with relay_server(tmp) as relay:
+                figures.update(measure_stream(echo, engram, relay))
+    figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     figures.update(measure_registry_get())
     figures["deployment"] = "out of process: serve, echo and the measuring client"
     figures["in_flight"] = IN_FLIGHT
+    figures["stream_writer"] = "grpc.aio" if GRPC_WRITER else "framed"
     figures["targets"] = TARGETS
     figures["met"] = {
         "recall": figures["recall_ratio"] >= TARGETS["recall"],

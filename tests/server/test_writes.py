@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,5 +148,65 @@ def test_a_full_statement_is_committed_without_waiting(tmp_path: Path) -> None:
             MAX_ROWS_PER_INSERT,
             rows - MAX_ROWS_PER_INSERT,
         ]
+    finally:
+        store.close()
+
+
+class SlowCommitStore(CountingStore):
+    """A store whose every commit takes 100 ms (on the writer thread)."""
+
+    def remember_many(self, memories: Sequence[StoredMemory]) -> None:
+        time.sleep(0.1)
+        super().remember_many(memories)
+
+
+class GatheringWriter(StoreWriter):
+    gather_s = 0.3
+
+
+class CommitsLateWritesAtOnceWriter(GatheringWriter):
+    """Deliberately broken (the writer before): the writes that came during a commit are
+    committed as soon as it ends, however few (at the stream benchmark's rate, groups of 2)."""
+
+    def _finish(
+        self, group: Sequence[Any], outcomes: Sequence[Any], prepared: Sequence[object]
+    ) -> None:
+        self._in_flight = False
+        for (_, _, on_commit, _), outcome, made in zip(group, outcomes, prepared, strict=True):
+            on_commit(outcome, made)
+        if self._waiting:
+            self._start()
+        else:
+            self._idle.set()
+
+
+@pytest.mark.parametrize(
+    ("writer", "expected"),
+    [
+        (GatheringWriter, [1, 2]),
+        (CommitsLateWritesAtOnceWriter, [1, 1, 1]),
+    ],
+)
+def test_writes_that_come_during_a_commit_gather_on(
+    tmp_path: Path, writer: type[StoreWriter], expected: list[int]
+) -> None:
+    """m0 gathers 0.3 s and is committed from 0.3 to 0.4 s; m1 comes during that commit
+    (0.35 s), m2 after it (0.55 s) but before m1 has waited its 0.3 s: one group."""
+    store = SlowCommitStore.open(tmp_path / "space")
+
+    async def run() -> None:
+        writes = writer()
+        first = writes.submit(store, memory("m0"))
+        await asyncio.sleep(0.35)
+        second = writes.submit(store, memory("m1"))
+        await asyncio.sleep(0.2)
+        third = writes.submit(store, memory("m2"))
+        await asyncio.gather(first, second, third)
+        await writes.close()
+
+    try:
+        asyncio.run(run())
+        assert store.groups == expected
+        assert store.find()[1] == 3
     finally:
         store.close()

@@ -6,6 +6,7 @@ of buf itself, reported with buf's own message. buf runs from inside the module 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -199,10 +200,8 @@ class BufRun:
             process.kill()
         for need in self._needs:
             need.stop()
-        try:
+        with contextlib.suppress(BufError):
             self.outcome()  # reaps the process
-        except BufError:
-            pass
 
 
 def start(args: list[str], module_root: Path, cache_dir: Path) -> BufRun:

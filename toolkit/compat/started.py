@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from toolkit.errors import ToolkitError
+from toolkit.server.command_line import reference_command
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +50,8 @@ class ServerStartError(ToolkitError):
 
 def serve_command(schema: ServedSchema, data_dir: Path) -> list[str]:
     """`engram-compat serve` on a free loopback port for the suite (its buffer bound too)."""
-    command = [
-        sys.executable,
-        "-m",
-        "toolkit",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--data-dir",
-        str(data_dir),
-        "--schema",
-        schema,
-    ]
-    if schema == "current":
-        command += ["--subscriber-buffer-bytes", str(SUITE_BUFFER_BYTES)]
-    return command
+    extra = ("--subscriber-buffer-bytes", str(SUITE_BUFFER_BYTES)) if schema == "current" else ()
+    return reference_command(schema, data_dir, 0, *extra)
 
 
 def _end_with_parent() -> None:

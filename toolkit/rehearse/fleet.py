@@ -13,7 +13,6 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from toolkit.errors import ToolkitError
 from toolkit.schema.pool import SchemaName
+from toolkit.server import command_line
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +41,7 @@ class FleetError(ToolkitError):
 
 
 def reference_command(schema: SchemaName, data_dir: Path, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "toolkit",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--schema",
-        schema,
-        "--log-format",
-        "json",
-    ]
+    return command_line.reference_command(schema, data_dir, port)
 
 
 def free_port() -> int:

@@ -60,9 +60,14 @@ def _compare(module: Path, baseline: Path, tmp: Path, cache: Path) -> buf.BufPla
     images.mkdir(exist_ok=True)
     plan = buf.start_plan(module, [(baseline, False)], cache, images)
     try:
-        assert _findings(plan.lint) == _findings(buf.start_lint(module, cache))
+        lint = _findings(plan.lint)
+        assert lint == _findings(buf.start_lint(module, cache))
         (breaking,) = plan.breaking
-        assert _findings(breaking) == _findings(buf.start_breaking(module, baseline, cache))
+        found = _findings(breaking)
+        assert found == _findings(buf.start_breaking(module, baseline, cache))
+        # Equal because buf judged both forms, not because both failed alike.
+        assert not isinstance(lint, str), lint
+        assert not isinstance(found, str), found
     finally:
         plan.stop()
     return plan
@@ -89,14 +94,21 @@ def _module(root: Path, config: str | None, *, renumber: bool = False) -> Path:
     return root
 
 
-@pytest.mark.parametrize("config", [LINT_EXCEPT, LINT_V1], ids=["v2-except-ignore", "v1-ignore"])
+@pytest.mark.parametrize(
+    ("config", "broken"),
+    [(LINT_EXCEPT, {"a/v1/a.proto"}), (LINT_V1, {"a/v1/a.proto", "b/v1/b.proto"})],
+    ids=["v2-except-ignore", "v1-ignore"],
+)
 def test_a_modules_own_buf_yaml_applies_to_its_image(
-    config: str, tmp_path: Path, cache_dir: Path
+    config: str, broken: set[str], tmp_path: Path, cache_dir: Path
 ) -> None:
     module = _module(tmp_path / "current", config, renumber=True)
     baseline = _module(tmp_path / "baseline", config)
     plan = _compare(module, baseline, tmp_path, cache_dir)
     assert plan.builds
+    (breaking,) = plan.breaking
+    files = {f.file for f in buf.collect(breaking)}
+    assert files == broken  # both files renumbered; the v2 config's breaking ignores b
 
 
 def test_a_workspace_is_read_from_its_folders(tmp_path: Path, cache_dir: Path) -> None:

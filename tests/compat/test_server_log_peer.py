@@ -64,11 +64,27 @@ def test_another_client_in_every_window_is_told_apart() -> None:
     assert _learn(lambda n: [f"ipv4:127.0.0.1:{50000 + n}"]) == OURS
 
 
+def _first_calls_of_attempts() -> set[int]:
+    """The index of the first call of each attempt (attempts make 1, 2, 3, 4, 1, ... calls)."""
+    starts, at = set(), 0
+    for attempt in range(server_log.PEER_ATTEMPTS):
+        starts.add(at)
+        at += 1 + attempt % server_log.PEER_BURSTS
+    return starts
+
+
+def test_a_steady_neighbour_is_told_apart_by_the_count_of_its_records() -> None:
+    # Another worker's sentinel logs once in every window, from the same connection: it is in
+    # every window, but not as many times as this client called.
+    starts = _first_calls_of_attempts()
+    assert _learn(lambda n: ["ipv4:127.0.0.1:50000"] if n in starts else []) == OURS
+
+
 def test_a_steady_neighbour_is_told_apart_once_it_misses_a_window() -> None:
     assert _learn(lambda n: ["ipv4:127.0.0.1:50000"] if n < 3 else []) == OURS
 
 
-def test_a_neighbour_in_every_window_leaves_the_peer_unknown() -> None:
+def test_a_neighbour_that_matches_every_call_leaves_the_peer_unknown() -> None:
     with pytest.raises(SentinelNotLogged, match="name no peer"):
         _learn(lambda n: ["ipv4:127.0.0.1:50000"])
 

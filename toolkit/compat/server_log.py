@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ SENTINEL_RPC = "Introspect"
 SENTINEL_TIMEOUT_S = 5.0
 POLL_S = 0.002
 PEER_ATTEMPTS = 20
+PEER_BURSTS = 4  # the calls of one attempt cycle through 1..PEER_BURSTS
 PEER_SETTLE_S = 0.05
 # Its own subchannel: the sentinel's peer (client address) differs from the suite's other calls.
 SENTINEL_CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
@@ -152,20 +154,23 @@ class ServerLog:
         return self._calls_peer
 
     def _learn_peer(self, client: LegacyClient) -> str:
-        """The peer the server logs for `client`'s calls: the one peer named by a record in the
-        window of every legacy Introspect `client` makes (other clients, logging alike
-        meanwhile, are not in every window), asked again until one peer is left."""
+        """The peer the server logs for `client`'s calls. Each attempt makes 1 to 4 legacy
+        Introspect calls on `client` (the count changes from attempt to attempt); the peer is
+        the one named exactly that many times in the window of every attempt. Other clients
+        logging alike meanwhile (other workers' own sentinels, users of a shared target) do
+        not match every count, however steadily they call; asked again until one peer is left."""
         is_sentinel = is_deprecation_record(SENTINEL_RPC)
         candidates: set[str] | None = None
-        for _ in range(PEER_ATTEMPTS):
+        for attempt in range(PEER_ATTEMPTS):
+            calls = 1 + attempt % PEER_BURSTS
             mark = self.mark()
-            outcome = client.call(SENTINEL_RPC, self._request)
-            if not outcome.ok:
+            outcomes = [client.call(SENTINEL_RPC, self._request) for _ in range(calls)]
+            if not all(outcome.ok for outcome in outcomes):
                 break
             deadline = time.monotonic() + SENTINEL_TIMEOUT_S
             while time.monotonic() < deadline:
                 found = [r for r in (self._read() or [])[mark:] if is_sentinel(r)]
-                if found:
+                if len(found) >= calls:
                     break
                 time.sleep(POLL_S)
             else:
@@ -175,8 +180,11 @@ class ServerLog:
                 )
             time.sleep(PEER_SETTLE_S)  # a concurrent record logged just after ours shows now
             found = [r for r in (self._read() or [])[mark:] if is_sentinel(r)]
-            peers = {str(r["peer"]) for r in found if isinstance(r.get("peer"), str) and r["peer"]}
-            # An empty intersection: this call's record came after its window; start again.
+            counts = Counter(
+                str(r["peer"]) for r in found if isinstance(r.get("peer"), str) and r["peer"]
+            )
+            peers = {peer for peer, count in counts.items() if count == calls}
+            # An empty intersection: a record of ours came after its window; start again.
             candidates = peers if not candidates else candidates & peers
             if len(candidates) == 1:
                 return next(iter(candidates))

@@ -157,20 +157,28 @@ def test_legacy_schema_has_no_space_service(tmp_path: Path) -> None:
         running.process.wait(10)
 
 
-def write_load(address: str, spaces: tuple[str, ...], acknowledged: dict[str, list[str]]) -> None:
-    """Write to each space from its own thread until the server goes away."""
+WRITERS_PER_SPACE = 3  # concurrent writers: the server commits their writes together
 
-    def writer(space: str) -> None:
+
+def write_load(address: str, spaces: tuple[str, ...], acknowledged: dict[str, list[str]]) -> None:
+    """Write to each space from WRITERS_PER_SPACE threads until the server goes away."""
+
+    def writer(space: str, name: int) -> None:
         with grpc.insecure_channel(address) as channel:
             client = Client(channel)
             for n in range(100_000):
+                memory_id = f"{space}-{name}-{n}"
                 try:
-                    memory_id = client.remember(f"{space} write {n}", space, f"{space}-{n}")
+                    memory_id = client.remember(f"{space} write {n}", space, memory_id)
                 except grpc.RpcError:
                     return
                 acknowledged[space].append(memory_id)
 
-    threads = [threading.Thread(target=writer, args=(space,)) for space in spaces]
+    threads = [
+        threading.Thread(target=writer, args=(space, name))
+        for space in spaces
+        for name in range(WRITERS_PER_SPACE)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(1.0)

@@ -98,9 +98,9 @@ class CountingStore(SpaceStore):
 
     groups: list[int]
 
-    def remember_many(self, memories: Sequence[StoredMemory]) -> None:
+    def remember_many(self, memories: Sequence[StoredMemory]) -> list[StoredMemory]:
         self.__dict__.setdefault("groups", []).append(len(memories))
-        super().remember_many(memories)
+        return super().remember_many(memories)
 
 
 class CommitAtOnceWriter(StoreWriter):
@@ -155,9 +155,9 @@ def test_a_full_statement_is_committed_without_waiting(tmp_path: Path) -> None:
 class SlowCommitStore(CountingStore):
     """A store whose every commit takes 100 ms (on the writer thread)."""
 
-    def remember_many(self, memories: Sequence[StoredMemory]) -> None:
+    def remember_many(self, memories: Sequence[StoredMemory]) -> list[StoredMemory]:
         time.sleep(0.1)
-        super().remember_many(memories)
+        return super().remember_many(memories)
 
 
 class GatheringWriter(StoreWriter):

@@ -57,18 +57,18 @@ from toolkit.server.store import (
     StoreDamaged,
     StoredMemory,
 )
-from toolkit.server.writes import StoreWriter
+from toolkit.server.writes import StoreWriter, UnaryWrites
 
 log = logging.getLogger(__name__)
 
 SERVICE = ENGRAM_SERVICE
 DEFAULT_MAX_RESULTS = 100
-# A Recall answer holds at most this many memories, and at most this many bytes: under a
-# client's default 4 MiB receive limit with room for the rest of the answer. An answer the
-# bounds cut short says how many matches they left out (TRUNCATED_HEADER, trailing).
+# A Recall answer holds at most this many memories, and its memories at most this many bytes
+# (each with its field's tag and length): under a client's default 4 MiB receive limit with
+# room for the rest of the answer. An answer the bounds cut short says how many matches they
+# left out (TRUNCATED_HEADER, trailing).
 MAX_RECALL_RESULTS = 10_000
 MAX_RECALL_BYTES = 4 * 1024 * 1024 - 64 * 1024
-_FIELD_OVERHEAD = 6  # a repeated message field's tag and length prefix, at most
 # A search of more live memories than this runs on a worker thread (`SpaceStore.scan`), so
 # one tenant's full scan never stalls the event loop every other tenant is served by.
 OFF_LOOP_SCAN_MEMORIES = 2_000
@@ -104,6 +104,7 @@ class EngramServicer:
         self.server_version = server_version
         self.schema_version = schema_version
         self.writer = StoreWriter()
+        self.unary_writes = UnaryWrites()
         self.flows = CommitFlows(self.writer, self._remembered_event, self._publish_event)
         self._scans = concurrent.futures.ThreadPoolExecutor(
             max_workers=SCAN_WORKERS, thread_name_prefix="engram-scan", initializer=_lower_priority
@@ -127,8 +128,9 @@ class EngramServicer:
             "StreamingRemember": self.streaming_remember,
             "MemoryFlow": self.memory_flow,
         }
-        # Stream yields bytes it encoded itself (see `stream`): no serializer.
-        return method_handlers(self.schema, SERVICE, table, raw_responses=frozenset({"Stream"}))
+        # Stream and Recall answer with bytes they encoded themselves: no serializer.
+        raw = frozenset({"Stream", "Recall"})
+        return method_handlers(self.schema, SERVICE, table, raw_responses=raw)
 
     async def _open(
         self,
@@ -143,9 +145,8 @@ class EngramServicer:
         resolution = self.resolver.resolve(
             rpc, request, context.invocation_metadata() or (), context.peer(), field=field
         )
-        context.set_trailing_metadata(resolution.announced)
+        await announce(resolution, context, early=streaming)  # an error's answer names it too
         ensure_usable(resolution.handle)
-        await announce(resolution, context, early=streaming)
         return resolution
 
     def _unary(
@@ -190,7 +191,8 @@ class EngramServicer:
         store = resolution.handle.store
         kind = request.WhichOneof("memory_type")
         if kind == "memory":
-            memory = store.remember(self.messages.stored_memory(request.memory))
+            stored = self.messages.stored_memory(request.memory)
+            memory = await self.unary_writes.remember(store, stored)
             await self._publish(resolution, EventKind.REMEMBERED, memory)
             return self.messages.new(
                 "RememberResponse", memory_id=memory.id, confidence=memory.confidence
@@ -240,25 +242,22 @@ class EngramServicer:
                 content_contains=content_contains, min_confidence=min_confidence, limit=limit
             )
 
-    async def recall_call(self, request: Any, context: Context) -> Any:
-        """Recall, saying in its trailing metadata how many matches the bounds left out."""
+    async def recall_call(self, request: Any, context: Context) -> bytes:
+        """Recall, encoded (see `recall_answer`), saying in its trailing metadata how many
+        matches the bounds left out."""
         try:
             resolution = await self._open("Recall", decoded(request), context)
-            response, omitted = await self.bounded_recall(request, resolution)
+            answer, omitted = await self.recall_answer(request, resolution)
         except Exception as exc:
             await fail(context, "Recall", exc)
-            return None
+            return b""
         if omitted:
             context.set_trailing_metadata((*resolution.announced, (TRUNCATED_HEADER, str(omitted))))
-        return response
+        return answer
 
-    async def recall(self, request: Any, resolution: Resolution) -> Any:
-        response, _ = await self.bounded_recall(request, resolution)
-        return response
-
-    async def bounded_recall(self, request: Any, resolution: Resolution) -> tuple[Any, int]:
-        """The answer, at most MAX_RECALL_RESULTS memories and MAX_RECALL_BYTES; and how many
-        matches it leaves out that the request asked for."""
+    async def recall_answer(self, request: Any, resolution: Resolution) -> tuple[bytes, int]:
+        """The encoded RecallResponse, at most MAX_RECALL_RESULTS memories and
+        MAX_RECALL_BYTES; and how many matches it leaves out that the request asked for."""
         limit = request.max_results if request.max_results > 0 else DEFAULT_MAX_RESULTS
         cue = request.cue
         kind = cue.WhichOneof("cue_type")
@@ -269,16 +268,8 @@ class EngramServicer:
             min_confidence=cue.threshold,
             limit=min(limit, MAX_RECALL_RESULTS),
         )
-        memories: list[Any] = []
-        size = 0
-        for stored in found:
-            message = self.messages.memory(stored)
-            size += message.ByteSize() + _FIELD_OVERHEAD
-            if size > MAX_RECALL_BYTES:
-                break
-            memories.append(message)
-        response = self.messages.new("RecallResponse", memories=memories, total_matched=total)
-        return response, min(limit, total) - len(memories)
+        answer, held = self.messages.recall_response(found, total, MAX_RECALL_BYTES)
+        return answer, min(limit, total) - held
 
     async def forget(self, request: Any, resolution: Resolution) -> Any:
         store = resolution.handle.store
@@ -472,7 +463,8 @@ class EngramServicer:
                 if kind == "remember":
                     answer = await self.remember(request.remember, resolution)
                 elif kind == "recall":
-                    answer, left_out = await self.bounded_recall(request.recall, resolution)
+                    encoded, left_out = await self.recall_answer(request.recall, resolution)
+                    answer = self.messages.parse("RecallResponse", encoded)
                     if left_out:
                         omitted += left_out
                         context.set_trailing_metadata(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,10 @@ MAX_EVENT_TYPES = 16
 # Every stream numbers its events from 1: the encodings of the first sequence numbers are made
 # once (on the first stream event) and shared by every stream.
 SEQUENCE_FIELDS_KEPT = 16_384  # a Stream filter names each of the (three) event types at most once
+# The encodings of the memories answered lately are kept (see `Messages.memory_wire`): at most
+# this many, of at most this many bytes in all; past either, they are all dropped.
+MEMORY_WIRES_KEPT = 4096
+MEMORY_WIRE_BYTES_KEPT = 8 * 1024 * 1024
 
 
 def timestamp_ns(timestamp: Any, field: str) -> int:
@@ -101,6 +106,58 @@ class Messages:
         self._classes: dict[str, type[Message]] = {}
         self._sequence_tag = self._unsigned_varint_tag("StreamResponse", "sequence")
         self._sequence_fields: list[bytes] = []  # sequence_field(n) for n < SEQUENCE_FIELDS_KEPT
+        self._memories_tag = self._repeated_message_tag("RecallResponse", "memories")
+        self._wires: dict[str, tuple[StoredMemory, bytes]] = {}
+        self._wire_bytes = 0
+
+    def parse(self, name: str, data: bytes) -> Any:
+        message = self.new(name)
+        message.ParseFromString(data)
+        return message
+
+    def _repeated_message_tag(self, message: str, field: str) -> bytes:
+        descriptor = self.schema.message(f"{PACKAGE}.{message}").DESCRIPTOR
+        found = descriptor.fields_by_name[field]
+        if found.type != FieldDescriptor.TYPE_MESSAGE or not found.is_repeated:
+            raise ValueError(f"{message}.{field} is not a repeated message field")
+        return varint(found.number << 3 | 2)  # wire type 2: length-delimited
+
+    def memory_wire(self, stored: StoredMemory) -> bytes:
+        """`stored` as an encoded Memory. The encodings made lately are kept by memory id,
+        each with the very record it encodes: a memory stored again (or another space's
+        memory with the same id) is another record, and is encoded afresh."""
+        kept = self._wires.get(stored.id)
+        if kept is not None and kept[0] is stored:
+            return kept[1]
+        wire: bytes = self.memory(stored).SerializeToString()
+        if len(self._wires) >= MEMORY_WIRES_KEPT or self._wire_bytes > MEMORY_WIRE_BYTES_KEPT:
+            self._wires.clear()
+            self._wire_bytes = 0
+        self._wires[stored.id] = (stored, wire)
+        self._wire_bytes += len(wire)
+        return wire
+
+    def recall_response(
+        self, found: Sequence[StoredMemory], total: int, max_bytes: int
+    ) -> tuple[bytes, int]:
+        """An encoded RecallResponse: the first memories of `found` whose fields (tag, length
+        and memory) fit in `max_bytes`, and `total` as total_matched; and how many it holds.
+
+        A message's encoding is its fields' encodings one after another, so the memories'
+        are joined as they are and the rest of the answer is encoded by its class."""
+        tag = self._memories_tag
+        parts: list[bytes] = []
+        size = 0
+        for stored in found:
+            wire = self.memory_wire(stored)
+            prefix = tag + varint(len(wire))
+            size += len(prefix) + len(wire)
+            if size > max_bytes:
+                break
+            parts += (prefix, wire)
+        held = len(parts) // 2
+        parts.append(self.new("RecallResponse", total_matched=total).SerializeToString())
+        return b"".join(parts), held
 
     def new(self, name: str, **fields: Any) -> Any:
         cls = self._classes.get(name)

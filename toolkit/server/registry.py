@@ -220,8 +220,8 @@ class LazyStore(SpaceStore):
     def remember(self, memory: StoredMemory) -> StoredMemory:
         return self._run(lambda s: s.remember(memory))
 
-    def remember_many(self, memories: Sequence[StoredMemory]) -> None:
-        self._run(lambda s: s.remember_many(memories))
+    def remember_many(self, memories: Sequence[StoredMemory]) -> list[StoredMemory]:
+        return self._run(lambda s: s.remember_many(memories))
 
     def experience(self, episode: StoredEpisode) -> StoredEpisode:
         return self._run(lambda s: s.experience(episode))

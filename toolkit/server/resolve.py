@@ -22,6 +22,9 @@ from toolkit.server.status import RpcFailure, invalid_argument, invalid_space_id
 log = logging.getLogger(__name__)
 
 Metadata = tuple[tuple[str, str], ...]
+# Resolutions of named spaces kept for reuse (see `SpaceResolver.resolve`); past this many,
+# they are all dropped and made again as calls come.
+RESOLUTIONS_KEPT = 16_384
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class SpaceResolver:
     def __init__(self, registry: MemorySpaceRegistry, default_space: MemorySpaceId) -> None:
         self.registry = registry
         self.default_space = default_space
+        self._resolved: dict[str, Resolution] = {}
 
     # --- the steps, each overridable -------------------------------------------------------
 
@@ -125,7 +129,12 @@ class SpaceResolver:
         *,
         field: str | None = None,
     ) -> Resolution:
-        """Resolve the space of `request` (or of `field` when the caller already read it)."""
+        """Resolve the space of `request` (or of `field` when the caller already read it).
+
+        A named space's resolution is kept and reused while the registry still hands out
+        the same handle for it (a space deleted, or deleted and created again, is resolved
+        afresh): the steps it went through are the same for the same id.
+        """
         by_field = self.requested_by_field(request) if field is None else field
         by_header = self.requested_by_header(metadata)
         if by_field and by_header and by_field != by_header:
@@ -134,17 +143,27 @@ class SpaceResolver:
                 " set only one of them, or both to the same id",
                 SPACE_FIELD,
             )
-        deprecation: Metadata = ()
-        if by_field:
-            space = self.parse(by_field, SPACE_FIELD)
-        elif by_header:
-            space = self.parse(by_header, f"{SPACE_HEADER} header")
-        else:
-            space = self.default_space
+        named = by_field or by_header
+        if not named:
             deprecation = self.on_deprecated(rpc, peer)
-        handle = self.lookup(space)
-        deprecated = not (by_field or by_header)
-        return Resolution(space, handle, deprecated, self.announce(space), deprecation)
+            space = self.default_space
+            return Resolution(space, self.lookup(space), True, self.announce(space), deprecation)
+        kept = self._resolved.get(named)
+        if kept is not None and self._current(kept):
+            return kept
+        space = self.parse(named, SPACE_FIELD if by_field else f"{SPACE_HEADER} header")
+        resolution = Resolution(space, self.lookup(space), False, self.announce(space))
+        if len(self._resolved) >= RESOLUTIONS_KEPT:
+            self._resolved.clear()
+        self._resolved[named] = resolution
+        return resolution
+
+    def _current(self, resolution: Resolution) -> bool:
+        """Whether the registry still hands out `resolution`'s handle for its space."""
+        try:
+            return self.registry.get(resolution.space) is resolution.handle
+        except SpaceNotFound:
+            return False
 
 
 class LegacyResolver(SpaceResolver):

@@ -429,8 +429,9 @@ class SpaceStore:
             self._view.put(memory)
         return memory
 
-    def remember_many(self, memories: Sequence[StoredMemory]) -> None:
-        """Store `memories` in order, each group of rows by one statement (one commit)."""
+    def remember_many(self, memories: Sequence[StoredMemory]) -> list[StoredMemory]:
+        """Store `memories` in order, each group of rows by one statement (one commit);
+        returns them as they read back (see `remember`)."""
         stored: list[StoredMemory] = []
         values: list[object] = []
         for m in memories:
@@ -444,6 +445,7 @@ class SpaceStore:
             self._insert_many(db, values)
             for m in stored:
                 self._view.put(m)
+        return stored
 
     @staticmethod
     def _insert_many(db: sqlite3.Connection, values: list[object]) -> None:
@@ -489,11 +491,15 @@ class SpaceStore:
     ) -> tuple[list[StoredMemory], int]:
         """Live memories matching an id or a content substring, in the order they were first
         stored; and how many matched in all."""
-        with self._connection():
+        # A lookup by id is Recall's hot path: the lock taken directly, one candidate.
+        with self._lock:
+            if self._db is None:
+                raise self._closed_error()
             view = self._view
+            candidates: Iterable[StoredMemory]
             if memory_id is not None:
                 found = view.live(memory_id)
-                candidates: Iterable[StoredMemory] = () if found is None else (found,)
+                candidates = () if found is None else (found,)
             else:
                 candidates = (m for m in view.rows.values() if m.id not in view.hidden)
             matched = [

@@ -28,10 +28,14 @@ each write's `on_commit` callback then runs on the loop, in order. (Before, a Th
 and Stream sending everything waiting per wakeup, the loop's CPU per fanned-out message went
 from about 126 to 109 us in one measurement under load.)
 
-Single writes (unary Remember, MemoryFlow) still commit inline on the loop: one hand-off each
-way costs more than it saves when there is nothing to group (measured), and, measured again
-out of process with 32 unary calls in flight (issue 13.9), group-committing them raised the
-server's CPU per Remember from about 750 us to 1,030 us and lowered its rate.
+Single writes (unary Remember, MemoryFlow) are grouped on the loop itself, by `UnaryWrites`:
+no thread, no hand-off (committing them on the writer thread raised the server's CPU per
+Remember from about 750 us to 1,030 us, measured out of process with 32 calls in flight).
+A commit costs the loop about 70-80 us whatever its size (of which SQLite's own work is a
+fifth: the rest is its system calls and caches the grpc machinery keeps cold), and a commit of
+each Remember alone was a fifth of the served process's CPU per call. Concurrent writes are
+committed together while the loop is busy anyway (see `UnaryWrites`), so a lone writer's call
+waits for nothing but the loop's next turn.
 """
 
 from __future__ import annotations
@@ -65,14 +69,15 @@ GATHER_S = 0.002
 
 
 def commit_group(writes: Sequence[tuple[SpaceStore, StoredMemory]]) -> list[Outcome]:
-    """Commit `writes` in order, one statement per store; each write's outcome, in order."""
+    """Commit `writes` in order, one statement per store; each write's outcome, in order (the
+    memory as it reads back, or the store's error)."""
     by_store: dict[SpaceStore, list[int]] = {}
     for index, (store, _) in enumerate(writes):
         by_store.setdefault(store, []).append(index)
     outcomes: list[Outcome] = [memory for _, memory in writes]
     for store, indexes in by_store.items():
         try:
-            store.remember_many([writes[i][1] for i in indexes])
+            stored = store.remember_many([writes[i][1] for i in indexes])
         except Exception as exc:  # handed to each waiting call, which reports it
             if len(indexes) == 1 or isinstance(exc, (StoreClosed, DiskFull)):
                 for i in indexes:
@@ -85,6 +90,9 @@ def commit_group(writes: Sequence[tuple[SpaceStore, StoredMemory]]) -> list[Outc
                     outcomes[i] = store.remember(writes[i][1])
                 except Exception as alone:
                     outcomes[i] = alone
+            continue
+        for i, memory in zip(indexes, stored, strict=True):
+            outcomes[i] = memory
     return outcomes
 
 
@@ -210,3 +218,65 @@ class StoreWriter:
         if thread is not None:
             self._groups.put(None)
             await asyncio.to_thread(thread.join)
+
+
+class UnaryWrites:
+    """Unary writes committed together, on the event loop, while the loop is busy.
+
+    A write joins the open group and is acknowledged once the group is committed (one
+    statement per store, as `commit_group`). The group's commit is a callback at the loop's
+    next turn; when it runs and the loop has other callbacks ready (calls in progress, other
+    writes on their way in), it moves to the turn after, until the loop has nothing else
+    ready, the group's first write has waited `gather_s`, or the group fills a statement.
+
+    So a write waits only while the loop is busy anyway: a lone writer, or a few on an idle
+    server, commit at the next turn (as if alone), while under load the writes that come
+    during a turn share one commit. (Waiting for a number of writers instead, as a group
+    commit in a database does, cost closed-loop clients with few calls in flight their
+    pipelining: with 4 in flight the rate fell by 15%.) A write whose call ended
+    (cancelled, past its deadline) before its group committed is left out: a call that did
+    not succeed wrote nothing.
+
+    Whether the loop has callbacks ready is read from asyncio's own loop (`_ready`, the
+    queue of every `BaseEventLoop` since Python 3.4); a loop without it commits every group
+    at the next turn.
+    """
+
+    gather_s = GATHER_S
+
+    def __init__(self) -> None:
+        self._group: list[tuple[SpaceStore, StoredMemory, asyncio.Future[StoredMemory]]] = []
+        self._first_at = 0.0  # when the open group's first write came
+
+    async def remember(self, store: SpaceStore, memory: StoredMemory) -> StoredMemory:
+        """`memory` as committed to `store` (or the store's error), with the writes beside it."""
+        loop = asyncio.get_running_loop()
+        group = self._group
+        if not group:
+            if not getattr(loop, "_ready", True):
+                return store.remember(memory)  # an idle loop: nothing to wait for
+            self._first_at = time.monotonic()
+            loop.call_soon(self._at_turn, loop)
+        future: asyncio.Future[StoredMemory] = loop.create_future()
+        group.append((store, memory, future))
+        if len(group) >= MAX_ROWS_PER_INSERT:
+            self._commit()
+        return await future
+
+    def _at_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._group:
+            return  # committed meanwhile (a full statement)
+        if getattr(loop, "_ready", None) and time.monotonic() - self._first_at < self.gather_s:
+            loop.call_soon(self._at_turn, loop)
+            return
+        self._commit()
+
+    def _commit(self) -> None:
+        group, self._group = self._group, []
+        live = [(store, memory, future) for store, memory, future in group if not future.done()]
+        try:
+            outcomes = commit_group([(store, memory) for store, memory, _ in live])
+        except Exception as exc:  # unforeseen: every write of the group reports it
+            outcomes = [exc] * len(live)
+        for (_, _, future), outcome in zip(live, outcomes, strict=True):
+            _resolve(future, outcome)

@@ -6,32 +6,23 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.server.test_writes import CountingStore as StreamCountingStore
+from tests.server.test_writes import memory
 from toolkit.server.store import SpaceStore, StoredMemory
 from toolkit.server.writes import UnaryWrites, commit_group
 
 
-def memory(memory_id: str, content: str = "c") -> StoredMemory:
-    return StoredMemory(memory_id, content, 0.5, (0.1,), 1)
-
-
-class CountingStore(SpaceStore):
-    """The product's store, recording the rows of each commit (a write alone counts 1)."""
-
-    def commits(self) -> list[int]:
-        return self.__dict__.setdefault("rows", [])
+class CountingStore(StreamCountingStore):
+    """`test_writes`' counting store, a write committed alone counting as a group of 1."""
 
     def remember(self, memory: StoredMemory) -> StoredMemory:
-        self.commits().append(1)
+        self.__dict__.setdefault("groups", []).append(1)
         return super().remember(memory)
-
-    def remember_many(self, memories: Sequence[StoredMemory]) -> list[StoredMemory]:
-        self.commits().append(len(memories))
-        return super().remember_many(memories)
 
 
 class CommitsEachAlone(UnaryWrites):
@@ -61,21 +52,25 @@ class WaitsWhileBusy(UnaryWrites):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> CountingStore:
+def store(tmp_path: Path) -> Iterator[CountingStore]:
     opened = CountingStore.open(tmp_path / "space")
     yield opened
     opened.close()
 
 
-def concurrent_writes(writes: UnaryWrites, store: SpaceStore, count: int) -> list[StoredMemory]:
-    """`count` calls that each write one memory, all started in one turn of the loop."""
+def concurrent_writes_of(
+    writes: UnaryWrites, store: SpaceStore, memories: Sequence[StoredMemory]
+) -> list[StoredMemory]:
+    """Calls that each write one of `memories`, all started in one turn of the loop."""
 
     async def run() -> list[StoredMemory]:
-        return await asyncio.gather(
-            *(writes.remember(store, memory(f"m{n}")) for n in range(count))
-        )
+        return await asyncio.gather(*(writes.remember(store, m) for m in memories))
 
     return asyncio.run(run())
+
+
+def concurrent_writes(writes: UnaryWrites, store: SpaceStore, count: int) -> list[StoredMemory]:
+    return concurrent_writes_of(writes, store, [memory(f"m{n}") for n in range(count)])
 
 
 @pytest.mark.parametrize(("writes", "commits"), [(UnaryWrites, [10]), (CommitsEachAlone, [1] * 10)])
@@ -84,9 +79,31 @@ def test_writes_that_come_while_the_loop_is_busy_share_one_commit(
 ) -> None:
     committed = concurrent_writes(writes(), store, 10)
     assert [m.id for m in committed] == [f"m{n}" for n in range(10)]
-    assert store.commits() == commits
+    assert store.groups == commits
     assert store.find()[1] == 10
-    assert committed[0].embedding == pytest.approx((0.1,))  # as it reads back: float32
+
+
+class AnswersWhatWasSent(UnaryWrites):
+    """Deliberately broken (grouped writes before): answers each write with the memory as it
+    was handed over, not as the store holds it (an embedding in float64, not float32)."""
+
+    def _commit(self) -> None:
+        group, self._group = self._group, []
+        commit_group([(store, sent) for store, sent, _ in group])
+        for _, sent, future in group:
+            future.set_result(sent)
+
+
+@pytest.mark.parametrize(
+    ("writes", "as_stored"), [(UnaryWrites, True), (AnswersWhatWasSent, False)]
+)
+def test_a_grouped_write_is_answered_as_it_reads_back(
+    store: CountingStore, writes: type[UnaryWrites], as_stored: bool
+) -> None:
+    written = StoredMemory("m", "c", 0.5, (0.1,), 1)
+    committed, _ = concurrent_writes_of(writes(), store, [written, memory("other")])
+    assert store.groups == [2]
+    assert (committed == store.find(memory_id="m")[0][0]) is as_stored
 
 
 @pytest.mark.parametrize(("writes", "waits"), [(UnaryWrites, False), (AlwaysGathers, True)])
